@@ -1,0 +1,1 @@
+"""servicelab chaos (arrives with a later issue)."""

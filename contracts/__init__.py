@@ -1,0 +1,1 @@
+"""servicelab contracts (arrives with a later issue)."""

@@ -1,0 +1,1 @@
+"""servicelab labs (arrives with a later issue)."""

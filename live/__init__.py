@@ -1,0 +1,1 @@
+"""servicelab live (arrives with a later issue)."""

@@ -1,0 +1,1 @@
+"""servicelab patterns (arrives with a later issue)."""

@@ -1,0 +1,218 @@
+"""The scenario schema: an architecture, its traffic and the run settings, as one validated object.
+
+A scenario names **services** (replicas x concurrency slots, a service-time distribution, an
+optional bounded waiting room per replica), **routes** (call graphs: what one request does),
+**workloads** (who sends requests down which route: open-loop arrival processes or closed-loop users
+with think time), the **network** (one-way latency per call, by default and per edge) and the run
+settings (duration, warm-up, seed, replications). ``variants`` maps a variant's name to the fields
+it overrides, so alternatives can be compared on the same traffic.
+
+Route steps are one of:
+
+- ``call: SERVICE`` -- visit the service: wait for a slot, do its work (the service's service time
+  or the call's own ``service_time``), then make the nested ``calls`` while still holding the slot,
+  as a thread-per-request server does;
+- ``sequence: [steps]`` -- one after another; ``parallel: [steps]`` -- fan out, join on all;
+- ``branch: [{probability, steps}]`` -- take one option at random (probabilities may leave a
+  remainder: then nothing happens);
+- ``loop: [steps]`` with ``times`` and ``repeat_probability`` -- run ``times`` times, then again with
+  that probability each time (the feedback of a Jackson network).
+
+Cross-references (unknown services, call cycles, unreachable services) are checked by
+:mod:`simulator.topology` after the schema has validated.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from simulator.arrivals import ArrivalProcess
+from simulator.distributions import Distribution
+from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
+
+__all__ = [
+    "CLIENT",
+    "BranchOption",
+    "BranchStep",
+    "CallStep",
+    "Edge",
+    "Latency",
+    "LoopStep",
+    "Network",
+    "ParallelStep",
+    "Scenario",
+    "SequenceStep",
+    "Service",
+    "Step",
+    "Workload",
+]
+
+CLIENT = "client"
+"""The caller of a route's top-level steps: the outside world sending the workload."""
+
+Latency = Annotated[Duration | Distribution, Field(union_mode="left_to_right")]
+"""A fixed one-way delay (``"2ms"``) or a distribution of delays."""
+
+_STEP_KEYS = ("call", "sequence", "parallel", "branch", "loop")
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [key for key in _STEP_KEYS if key in value]
+        return present[0] if len(present) == 1 else None
+    if isinstance(value, StrictModel):
+        return next(key for key in _STEP_KEYS if key in type(value).model_fields)
+    return None
+
+
+class CallStep(StrictModel):
+    call: str
+    service_time: Distribution | None = None
+    calls: list[Step] = Field(default_factory=list)
+
+
+class SequenceStep(StrictModel):
+    sequence: list[Step] = Field(min_length=1)
+
+
+class ParallelStep(StrictModel):
+    parallel: list[Step] = Field(min_length=1)
+
+
+class BranchOption(StrictModel):
+    probability: Probability
+    steps: list[Step] = Field(min_length=1)
+
+
+class BranchStep(StrictModel):
+    branch: list[BranchOption] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> BranchStep:
+        total = sum(option.probability for option in self.branch)
+        if total > 1 + 1e-9:
+            raise ValueError(f"branch probabilities add up to {total:g}, more than 1")
+        return self
+
+
+class LoopStep(StrictModel):
+    loop: list[Step] = Field(min_length=1)
+    times: int = Field(1, ge=1)
+    repeat_probability: Probability = 0.0
+
+    @field_validator("repeat_probability")
+    @classmethod
+    def _terminates(cls, value: float) -> float:
+        if value >= 1:
+            raise ValueError("repeat_probability must be below 1 or the loop never ends")
+        return value
+
+
+Step = Annotated[
+    Annotated[CallStep, Tag("call")]
+    | Annotated[SequenceStep, Tag("sequence")]
+    | Annotated[ParallelStep, Tag("parallel")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[LoopStep, Tag("loop")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one of the keys: call, sequence, parallel, branch, loop",
+    ),
+]
+for _model in (CallStep, SequenceStep, ParallelStep, BranchOption, BranchStep, LoopStep):
+    _model.model_rebuild()
+
+
+class Service(StrictModel):
+    """A deployed service: ``replicas`` instances, each serving ``concurrency`` requests at once.
+
+    A request that finds every slot of its replica busy waits in that replica's FIFO queue; when
+    ``queue_capacity`` waiting requests are already there it is rejected at once.
+    """
+
+    replicas: int = Field(1, ge=1)
+    concurrency: int = Field(1, ge=1)
+    queue_capacity: int | None = Field(None, ge=0)
+    service_time: Distribution
+    kind: Literal["service", "gateway", "database", "cache", "broker"] = "service"
+
+
+class Edge(StrictModel):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    latency: Latency
+
+
+class Network(StrictModel):
+    """One-way network latency of a call, paid on the request and again on the response."""
+
+    latency: Latency = 0.0
+    edges: list[Edge] = Field(default_factory=list)
+
+
+class Workload(StrictModel):
+    """Traffic on one route: open-loop ``arrivals`` or closed-loop ``users`` who think between requests."""
+
+    name: str | None = None
+    route: str
+    arrivals: ArrivalProcess | None = None
+    users: int | None = Field(None, ge=1)
+    think_time: Distribution | None = None
+    limit: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _open_or_closed(self) -> Workload:
+        if (self.arrivals is None) == (self.users is None):
+            raise ValueError(
+                "a workload needs exactly one of 'arrivals' (open loop) or 'users' (closed loop)"
+            )
+        if self.think_time is not None and self.users is None:
+            raise ValueError("'think_time' belongs to closed-loop workloads with 'users'")
+        return self
+
+
+class Scenario(StrictModel):
+    """A whole simulation study; see the module docstring for the model."""
+
+    name: str
+    description: str = ""
+    duration: PositiveDuration
+    warmup: Duration = 0.0
+    seed: int = Field(0, ge=0)
+    replications: int = Field(1, ge=1)
+    sample_interval: PositiveDuration | None = None
+    network: Network = Field(default_factory=Network)
+    services: dict[str, Service] = Field(min_length=1)
+    routes: dict[str, list[Step]] = Field(min_length=1)
+    workloads: list[Workload] = Field(min_length=1)
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _warmup_inside(self) -> Scenario:
+        if self.warmup >= self.duration:
+            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
+        return self
+
+    @field_validator("routes")
+    @classmethod
+    def _routes_have_steps(cls, routes: dict[str, list[Step]]) -> dict[str, list[Step]]:
+        empty = [name for name, steps in routes.items() if not steps]
+        if empty:
+            raise ValueError(f"route {empty[0]!r} has no steps")
+        return routes
+
+    @property
+    def interval(self) -> float:
+        """Width of the time-series bins: ``sample_interval`` or a hundredth of the run."""
+        return self.sample_interval or self.duration / 100
+
+    def workload_names(self) -> list[str]:
+        """Each workload's name, defaulting to its route (numbered when a route has several)."""
+        names: list[str] = []
+        for index, workload in enumerate(self.workloads):
+            name = workload.name or workload.route
+            names.append(name if name not in names else f"{name}#{index}")
+        return names

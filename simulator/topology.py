@@ -1,0 +1,178 @@
+"""The architecture as a graph: who calls whom, how often, and whether that makes sense.
+
+:func:`build_topology` turns a scenario into a networkx ``DiGraph`` whose nodes are the services plus
+the ``client`` (the source of every workload) and whose edges are calls, weighted by the mean number
+of calls per request of each workload (``visits``). :func:`check_topology` reports what the schema
+alone cannot see: references to services or routes that do not exist, call cycles (a service that
+ends up calling itself would deadlock a thread-per-request system), and services no workload reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import networkx as nx
+
+from simulator.errors import Loc, Problem
+from simulator.scenario import (
+    CLIENT,
+    BranchStep,
+    CallStep,
+    LoopStep,
+    ParallelStep,
+    Scenario,
+    SequenceStep,
+    Step,
+)
+
+__all__ = ["CallSite", "build_topology", "call_sites", "check_topology", "draw_topology", "route_visits"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """One ``call`` step: who makes it, whom it calls, where it is written, and its mean count per request."""
+
+    caller: str
+    callee: str
+    loc: Loc
+    visits: float
+
+
+def _loop_visits(step: LoopStep) -> float:
+    # ``times`` runs, then a geometric number of extra runs with mean p / (1 - p).
+    return step.times + step.repeat_probability / (1 - step.repeat_probability)
+
+
+def call_sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Iterator[CallSite]:
+    """Every call step under ``steps``, made by ``caller``, with its expected count per request."""
+    for index, step in enumerate(steps):
+        here = (*loc, index)
+        match step:
+            case CallStep():
+                yield CallSite(caller, step.call, (*here, "call"), weight)
+                yield from call_sites(step.calls, step.call, (*here, "calls"), weight)
+            case SequenceStep():
+                yield from call_sites(step.sequence, caller, (*here, "sequence"), weight)
+            case ParallelStep():
+                yield from call_sites(step.parallel, caller, (*here, "parallel"), weight)
+            case BranchStep():
+                for option_index, option in enumerate(step.branch):
+                    yield from call_sites(
+                        option.steps,
+                        caller,
+                        (*here, "branch", option_index, "steps"),
+                        weight * option.probability,
+                    )
+            case LoopStep():
+                yield from call_sites(step.loop, caller, (*here, "loop"), weight * _loop_visits(step))
+
+
+def route_visits(scenario: Scenario, route: str) -> dict[str, float]:
+    """Mean number of visits to each service by one request of ``route`` (the Jackson visit ratios)."""
+    visits: dict[str, float] = {}
+    for site in call_sites(scenario.routes[route], CLIENT, ("routes", route)):
+        visits[site.callee] = visits.get(site.callee, 0.0) + site.visits
+    return visits
+
+
+def build_topology(scenario: Scenario) -> nx.DiGraph:
+    """The call graph of ``scenario``; edge attribute ``visits`` sums calls per request over workloads."""
+    graph = nx.DiGraph()
+    graph.add_node(CLIENT, kind="client")
+    for name, service in scenario.services.items():
+        graph.add_node(name, kind=service.kind, replicas=service.replicas, concurrency=service.concurrency)
+    used_routes = {w.route for w in scenario.workloads}
+    for route, steps in scenario.routes.items():
+        for site in call_sites(steps, CLIENT, ("routes", route)):
+            if site.callee not in scenario.services or site.caller not in graph:
+                continue
+            if not graph.has_edge(site.caller, site.callee):
+                graph.add_edge(site.caller, site.callee, visits=0.0, loc=site.loc, used=False)
+            edge = graph.edges[site.caller, site.callee]
+            if route in used_routes:
+                edge["visits"] += site.visits
+                edge["used"] = True
+    return graph
+
+
+def check_topology(scenario: Scenario) -> list[Problem]:
+    """Everything wrong with the scenario's references and call graph, one :class:`Problem` each."""
+    problems: list[Problem] = []
+    services = scenario.services
+    for route, steps in scenario.routes.items():
+        for site in call_sites(steps, CLIENT, ("routes", route)):
+            if site.callee not in services:
+                problems.append(
+                    Problem(site.loc, f"unknown service {site.callee!r}; known: {_names(services)}")
+                )
+    for index, workload in enumerate(scenario.workloads):
+        if workload.route not in scenario.routes:
+            problems.append(
+                Problem(
+                    ("workloads", index, "route"),
+                    f"unknown route {workload.route!r}; known: {_names(scenario.routes)}",
+                )
+            )
+    for index, edge in enumerate(scenario.network.edges):
+        for key, name in (("from", edge.source), ("to", edge.target)):
+            if name not in services and name != CLIENT:
+                problems.append(Problem(("network", "edges", index, key), f"unknown service {name!r}"))
+    graph = build_topology(scenario)
+    calls = graph.subgraph(services)
+    for cycle in nx.simple_cycles(calls):
+        closing = graph.edges[cycle[-1], cycle[0]]["loc"]
+        ring = " -> ".join([*cycle, cycle[0]])
+        problems.append(Problem(closing, f"call cycle {ring}: a service would wait on itself"))
+    if not problems:
+        used = nx.DiGraph((u, v) for u, v, used in graph.edges(data="used") if used)
+        reached = nx.descendants(used, CLIENT) if CLIENT in used else set()
+        for name in services:
+            if name not in reached:
+                problems.append(
+                    Problem(("services", name), f"service {name!r} is not reached by any workload's route")
+                )
+    return problems
+
+
+def _names(mapping: dict[str, object]) -> str:
+    return ", ".join(sorted(mapping)) or "(none)"
+
+
+def draw_topology(scenario: Scenario, ax: plt.Axes | None = None) -> plt.Axes:
+    """Draw the call graph left to right, from the client to the deepest dependency.
+
+    Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the mean calls per request.
+    """
+    graph = build_topology(scenario)
+    for node in nx.topological_sort(graph):
+        graph.nodes[node]["layer"] = max(
+            (graph.nodes[p]["layer"] + 1 for p in graph.predecessors(node)), default=0
+        )
+    if ax is None:
+        width = 3 + 2.2 * (1 + max(nx.get_node_attributes(graph, "layer").values()))
+        _, ax = plt.subplots(figsize=(width, 4.5), layout="constrained")
+    position = nx.multipartite_layout(graph, subset_key="layer")
+    colours = {
+        "client": "#dddddd",
+        "gateway": "#f6c667",
+        "database": "#8fb9e3",
+        "cache": "#b5e3a1",
+        "broker": "#e3a1d5",
+        "service": "#f0a58f",
+    }
+    nx.draw_networkx_nodes(
+        graph, position, ax=ax, node_size=2600, node_color=[colours[k] for _, k in graph.nodes(data="kind")]
+    )
+    labels = {
+        node: node if node == CLIENT else f"{node}\n{data['replicas']}×{data['concurrency']}"
+        for node, data in graph.nodes(data=True)
+    }
+    nx.draw_networkx_labels(graph, position, labels, ax=ax, font_size=8)
+    nx.draw_networkx_edges(graph, position, ax=ax, node_size=2600, arrowsize=14, edge_color="#555555")
+    edge_labels = {(u, v): f"{visits:.2g}/req" for u, v, visits in graph.edges(data="visits") if visits}
+    nx.draw_networkx_edge_labels(graph, position, edge_labels, ax=ax, font_size=7)
+    ax.set_title(f"{scenario.name}: call graph (slots per service = replicas × concurrency)")
+    ax.set_axis_off()
+    return ax
