@@ -1,0 +1,151 @@
+"""``servicelab sim``: validate, draw and run scenarios from the command line.
+
+A thin layer: load the scenario (problems become ``• field (file:line): message`` lines on stderr
+and exit code 1), call the library, render. Everything here is reachable from Python.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from simulator.errors import ScenarioError
+from simulator.experiment import Experiment, run_experiment
+from simulator.loader import apply_variant, load_scenario
+from simulator.report import HEADLINE, SERVICE_COLUMNS, split_summary, write_report
+from simulator.scenario import Scenario
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Simulate microservice architectures described in YAML scenarios.", no_args_is_help=True
+)
+console = Console(width=120) if not sys.stdout.isatty() else Console()
+errors = Console(stderr=True)
+
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
+VariantOpt = Annotated[str | None, typer.Option("--variant", "-v", help="Run this variant of the scenario.")]
+
+
+def _load(path: Path, variant: str | None = None) -> Scenario:
+    try:
+        scenario = load_scenario(path)
+        return apply_variant(scenario, variant) if variant else scenario
+    except ScenarioError as error:
+        errors.print(error.render(), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _interval(row: object, scale: float) -> str:
+    mean, low, high = (row[k] * scale for k in ("mean", "low", "high"))  # type: ignore[index]
+    if math.isnan(mean):
+        return "–"
+    if math.isnan(low) or high == low:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} ± {(high - low) / 2:.2g}"
+
+
+def _tables(experiment: Experiment) -> tuple[Table, Table]:
+    overall, services = split_summary(experiment.summary)
+    runs = len(experiment.results)
+    title = (
+        f"{experiment.scenario.name} — {runs} replication{'s' if runs != 1 else ''}, seed {experiment.seed}"
+    )
+    headline = Table(title=title, caption="mean ± 95% CI half-width" if runs > 1 else None)
+    headline.add_column("metric")
+    headline.add_column("value", justify="right")
+    for key, (label, unit, scale) in HEADLINE.items():
+        headline.add_row(f"{label} ({unit})", _interval(overall.loc[key], scale))
+    per_service = Table(title="services")
+    per_service.add_column("service")
+    for label, unit, _ in SERVICE_COLUMNS.values():
+        per_service.add_column(f"{label} ({unit})", justify="right")
+    for name, frame in services.items():
+        per_service.add_row(name, *(_interval(frame.loc[k], s) for k, (_, _, s) in SERVICE_COLUMNS.items()))
+    return headline, per_service
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the report [default: out/NAME].")
+    ] = None,
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Number of replications [default: the scenario's].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario's seed.")] = None,
+    variant: VariantOpt = None,
+    spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
+    ] = None,
+) -> None:
+    """Simulate SCENARIO, print its summary and write the report folder."""
+    loaded = _load(scenario, variant)
+    runs = replications or loaded.replications
+    show = sys.stderr.isatty() if progress is None else progress
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"simulating {loaded.name}", total=runs)
+        experiment = run_experiment(
+            loaded,
+            replications=runs,
+            seed=seed,
+            progress=lambda i, done: bar.update(task, completed=i + done),
+        )
+        bar.update(task, description="writing the report")
+        folder = out or Path("out") / scenario.stem
+        write_report(experiment, folder, spans=spans)
+    headline, per_service = _tables(experiment)
+    console.print(headline)
+    console.print(per_service)
+    console.print(f"report: {folder / 'report.md'}")
+
+
+@app.command()
+def validate(scenario: ScenarioArg) -> None:
+    """Check SCENARIO (and each of its variants) without running it."""
+    loaded = _load(scenario)
+    variants = f" and {len(loaded.variants)} variant(s)" if loaded.variants else ""
+    console.print(
+        f"{scenario}: valid — {len(loaded.services)} services, {len(loaded.routes)} routes, "
+        f"{len(loaded.workloads)} workloads{variants}"
+    )
+
+
+@app.command()
+def diagram(
+    scenario: ScenarioArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG (or SVG/PDF) file to write.")] = Path(
+        "diagram.png"
+    ),
+    variant: VariantOpt = None,
+) -> None:
+    """Draw SCENARIO's call graph to a file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simulator.topology import draw_topology
+
+    ax = draw_topology(_load(scenario, variant))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ax.figure.savefig(output, dpi=120)
+    plt.close(ax.figure)
+    console.print(f"wrote {output}")
