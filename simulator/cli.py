@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from matplotlib.figure import Figure
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,6 +22,7 @@ from simulator.experiment import Experiment, run_experiment
 from simulator.loader import apply_variant, load_scenario
 from simulator.report import HEADLINE, SERVICE_COLUMNS, split_summary, write_report
 from simulator.scenario import Scenario
+from simulator.topology import draw_topology
 
 __all__ = ["app"]
 
@@ -137,15 +139,9 @@ def diagram(
     variant: VariantOpt = None,
 ) -> None:
     """Draw SCENARIO's call graph to a file."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simulator.topology import draw_topology
-
-    ax = draw_topology(_load(scenario, variant))
+    loaded = _load(scenario, variant)
+    figure = Figure(figsize=(9, 5), layout="constrained")
+    draw_topology(loaded, figure.subplots())
     output.parent.mkdir(parents=True, exist_ok=True)
-    ax.figure.savefig(output, dpi=120)
-    plt.close(ax.figure)
+    figure.savefig(output, dpi=120)
     console.print(f"wrote {output}")

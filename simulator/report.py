@@ -13,20 +13,17 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from simulator.experiment import Experiment  # noqa: E402
-from simulator.plots import (  # noqa: E402
+from simulator.experiment import Experiment
+from simulator.plots import (
     plot_latency_cdf,
     plot_latency_percentiles,
     plot_throughput,
     plot_utilization,
 )
-from simulator.topology import draw_topology  # noqa: E402
+from simulator.topology import draw_topology
 
 __all__ = ["HEADLINE", "SERVICE_COLUMNS", "split_summary", "summary_document", "write_report"]
 
@@ -98,9 +95,10 @@ def _markdown(experiment: Experiment, figures: list[tuple[str, str]]) -> str:
         "",
         scenario.description.strip(),
         "",
-        f"{len(experiment.results)} replication(s), seed {experiment.seed}, {scenario.duration:g} s simulated each "
-        f"with {scenario.warmup:g} s of warm-up left out. Intervals are 95% Student-t confidence intervals "
-        "across replications; latency is over successful requests.",
+        f"{len(experiment.results)} replication(s), seed {experiment.seed}, "
+        f"{scenario.duration:g} s simulated each with {scenario.warmup:g} s of warm-up left out.",
+        "Intervals are 95% Student-t confidence intervals across replications;",
+        "latency is over successful requests.",
         "",
         "| metric | value [95% CI] |",
         "|---|---|",
@@ -152,10 +150,9 @@ def write_report(experiment: Experiment, out: Path, spans: bool = False) -> list
         ("utilization.png", "Utilization over time", lambda ax: plot_utilization(experiment.timeseries, ax)),
     ]
     for file, _, draw in figures:
-        figure, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-        draw(ax)
+        figure = Figure(figsize=(8, 4.5), layout="constrained")
+        draw(figure.subplots())
         figure.savefig(out / file, dpi=110)
-        plt.close(figure)
         written.append(out / file)
     report = out / "report.md"
     report.write_text(_markdown(experiment, [(f, t) for f, t, _ in figures]))
