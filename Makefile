@@ -1,0 +1,40 @@
+# servicelab: every target bootstraps .venv from nothing (Python 3.11+, pip and make are enough)
+# and is idempotent: the environment is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.ready
+
+.PHONY: demo test test-fast lint bench clean
+
+$(READY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## demo: simulate the bundled online shop and write its report to out/shop/
+demo: $(READY)
+	$(BIN)/servicelab sim run simulator/scenarios/shop.yaml --out out/shop
+
+## test: the whole test suite (statistical checks included)
+test: $(READY)
+	$(BIN)/pytest -n auto
+
+## test-fast: the quick tier, without slow and live tests (under a minute)
+test-fast: $(READY)
+	$(BIN)/pytest -n auto -m "not slow and not live"
+
+## lint: ruff, as CI sees it
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run
+bench: $(READY)
+	$(BIN)/python benchmarks/engines.py
+	$(BIN)/python benchmarks/memory.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis
