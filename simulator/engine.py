@@ -330,20 +330,20 @@ class OpenSource(Source):
     def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None, times: object) -> None:
         super().__init__(engine, code, plan, limit)
         self._ok, self._value = True, None
-        self.next_time = iter(times).__next__  # type: ignore[call-overload]
+        self.times = iter(times)  # type: ignore[call-overload]
         self.callbacks = [self.fire]
         self.wake()
 
     def wake(self) -> None:
-        try:
-            at = self.next_time()
-        except StopIteration:
-            return
-        if at < self.horizon and self.limit != 0:
+        """Schedule the next arrival, or stop: at the horizon, at the limit, or when the times run out."""
+        at = next(self.times, None)
+        if at is None or self.limit == 0:
+            self.engine.stopped(self, self.env._now)
+        elif at >= self.horizon:
+            self.engine.stopped(self, self.horizon)
+        else:
             self.callbacks = [self.fire]
             self.env.schedule(self, NORMAL, at - self.env._now)
-        else:
-            self.engine.stopped(self)
 
     def fire(self, _: Event) -> None:
         self.launch(self.env._now)
@@ -364,8 +364,11 @@ class User(Event):
 
     def fire(self, _: Event) -> None:
         source = self.source
-        if self.env._now >= source.horizon or source.limit == 0:
-            source.engine.stopped(source)
+        if self.env._now >= source.horizon:
+            source.engine.stopped(source, source.horizon)
+            return
+        if source.limit == 0:
+            source.engine.stopped(source, self.env._now)
             return
         request = source.launch(self.env._now)
         source.waiting[request] = self
@@ -488,11 +491,11 @@ class Engine:
                 return LoopNode(body, step.times, step.repeat_probability, self.coin(f"loop:{where}"))
         raise TypeError(f"unknown step {step!r}")
 
-    def stopped(self, source: Source) -> None:
-        """A source will create no more requests; the observed period ends with the last one."""
+    def stopped(self, source: Source, at: float) -> None:
+        """``source`` creates no more requests after ``at``; the observed period ends with the last one."""
         if source in self.running:
             self.running.discard(source)
-            self.last_stop = max(self.last_stop, self.env.now)
+            self.last_stop = max(self.last_stop, at)
 
     def run(self, progress: Progress | None = None) -> RunResult:
         if progress is None:
@@ -503,7 +506,7 @@ class Engine:
                 progress(tick / 100)
                 if not self.running:
                     break
-        horizon = self.horizon if self.running else min(self.horizon, self.last_stop)
+        horizon = min(self.horizon, self.last_stop) if not self.running else self.horizon
         self.env.run()  # drain: let every request that arrived finish
         return RunResult(
             scenario=self.scenario.name,
