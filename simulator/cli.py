@@ -6,7 +6,6 @@ and exit code 1), call the library, render. Everything here is reachable from Py
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from rich.table import Table
 from simulator.errors import ScenarioError
 from simulator.experiment import Experiment, run_experiment
 from simulator.loader import apply_variant, load_scenario
-from simulator.report import HEADLINE, SERVICE_COLUMNS, split_summary, write_report
+from simulator.report import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary, write_report
 from simulator.scenario import Scenario
 from simulator.topology import draw_topology
 
@@ -45,15 +44,6 @@ def _load(path: Path, variant: str | None = None) -> Scenario:
         raise typer.Exit(1) from None
 
 
-def _interval(row: object, scale: float) -> str:
-    mean, low, high = (row[k] * scale for k in ("mean", "low", "high"))  # type: ignore[index]
-    if math.isnan(mean):
-        return "–"
-    if math.isnan(low) or high == low:
-        return f"{mean:.3g}"
-    return f"{mean:.3g} ± {(high - low) / 2:.2g}"
-
-
 def _tables(experiment: Experiment) -> tuple[Table, Table]:
     overall, services = split_summary(experiment.summary)
     runs = len(experiment.results)
@@ -64,13 +54,15 @@ def _tables(experiment: Experiment) -> tuple[Table, Table]:
     headline.add_column("metric")
     headline.add_column("value", justify="right")
     for key, (label, unit, scale) in HEADLINE.items():
-        headline.add_row(f"{label} ({unit})", _interval(overall.loc[key], scale))
+        headline.add_row(f"{label} ({unit})", format_interval(overall.loc[key], scale))
     per_service = Table(title="services")
     per_service.add_column("service")
     for label, unit, _ in SERVICE_COLUMNS.values():
         per_service.add_column(f"{label} ({unit})", justify="right")
     for name, frame in services.items():
-        per_service.add_row(name, *(_interval(frame.loc[k], s) for k, (_, _, s) in SERVICE_COLUMNS.items()))
+        per_service.add_row(
+            name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in SERVICE_COLUMNS.items())
+        )
     return headline, per_service
 
 

@@ -25,7 +25,14 @@ from simulator.plots import (
 )
 from simulator.topology import draw_topology
 
-__all__ = ["HEADLINE", "SERVICE_COLUMNS", "split_summary", "summary_document", "write_report"]
+__all__ = [
+    "HEADLINE",
+    "SERVICE_COLUMNS",
+    "format_interval",
+    "split_summary",
+    "summary_document",
+    "write_report",
+]
 
 HEADLINE = {
     "throughput": ("throughput", "req/s", 1.0),
@@ -80,11 +87,14 @@ def summary_document(experiment: Experiment) -> dict[str, object]:
     }
 
 
-def _cell(row: pd.Series, scale: float) -> str:
+def format_interval(row: pd.Series, scale: float, brackets: bool = False) -> str:
+    """``mean ± half-width`` (or ``mean [low, high]``) of a summary row, times ``scale``, 3 digits."""
     mean, low, high = (row[k] * scale for k in ("mean", "low", "high"))
     if math.isnan(mean):
         return "–"
-    return f"{mean:.4g}" if math.isnan(low) else f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+    if math.isnan(low) or high == low:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} [{low:.3g}, {high:.3g}]" if brackets else f"{mean:.3g} ± {(high - low) / 2:.2g}"
 
 
 def _markdown(experiment: Experiment, figures: list[tuple[str, str]]) -> str:
@@ -104,13 +114,16 @@ def _markdown(experiment: Experiment, figures: list[tuple[str, str]]) -> str:
         "|---|---|",
     ]
     lines += [
-        f"| {label} ({unit}) | {_cell(overall.loc[key], scale)} |"
+        f"| {label} ({unit}) | {format_interval(overall.loc[key], scale, brackets=True)} |"
         for key, (label, unit, scale) in HEADLINE.items()
     ]
     header = " | ".join(f"{label} ({unit})" for label, unit, _ in SERVICE_COLUMNS.values())
     lines += ["", "## Services", "", f"| service | {header} |", "|---" * (len(SERVICE_COLUMNS) + 1) + "|"]
     for name, frame in services.items():
-        cells = " | ".join(_cell(frame.loc[key], scale) for key, (_, _, scale) in SERVICE_COLUMNS.items())
+        cells = " | ".join(
+            format_interval(frame.loc[key], scale, brackets=True)
+            for key, (_, _, scale) in SERVICE_COLUMNS.items()
+        )
         lines.append(f"| {name} | {cells} |")
     lines += ["", "## Plots", ""]
     lines += [f"![{title}]({file})\n" for file, title in figures]
