@@ -1,0 +1,168 @@
+"""Building one replication from a scenario (stations, compiled routes, sources) and running it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+from simulator.distributions import Deterministic, Distribution, Uniform, sampler
+from simulator.engine.calls import CallNode
+from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
+from simulator.engine.protocols import Plan
+from simulator.engine.sources import ClosedSource, OpenSource, Source
+from simulator.engine.stations import Station
+from simulator.records import Recorder, RunResult
+from simulator.scenario import (
+    CLIENT,
+    BranchStep,
+    CallStep,
+    LoopStep,
+    ParallelStep,
+    Scenario,
+    SequenceStep,
+    Step,
+)
+from simulator.streams import RandomStreams
+
+__all__ = ["Engine", "Progress", "simulate"]
+
+Progress = Callable[[float], None]
+
+
+class Engine:
+    """Builds the stations, plans and sources of one replication and runs them."""
+
+    def __init__(self, scenario: Scenario, seed: int, replication: int) -> None:
+        self.scenario, self.seed, self.replication = scenario, seed, replication
+        self.env = simpy.Environment()
+        self.streams = RandomStreams(seed, replication)
+        self.recorder = Recorder()
+        self.horizon = scenario.duration
+        self.next_id = 0
+        self.last_stop = 0.0
+        self.running: set[Source] = set()
+        self.service_names = tuple(scenario.services)
+        self.stations = {
+            name: Station(self.env, self.recorder, code, s.replicas, s.concurrency, s.queue_capacity)
+            for code, (name, s) in enumerate(scenario.services.items())
+        }
+        self._samplers: dict[str, Callable[[], float]] = {}
+        names = scenario.workload_names()
+        self.workload_names = tuple(names)
+        for code, workload in enumerate(scenario.workloads):
+            plan = self.compile(scenario.routes[workload.route], CLIENT, f"route:{workload.route}")
+            source: Source
+            if workload.arrivals is not None:
+                times = workload.arrivals.times(self.streams(f"arrivals:{names[code]}"))
+                source = OpenSource(self, code, plan, workload.limit, times)
+            else:
+                think = workload.think_time or Deterministic(dist="deterministic", value=0.0)
+                source = ClosedSource(
+                    self,
+                    code,
+                    plan,
+                    workload.limit,
+                    workload.users or 0,
+                    self.sampler(f"think:{names[code]}", think),
+                )
+            self.running.add(source)
+
+    def sampler(self, stream: str, distribution: Distribution) -> Callable[[], float]:
+        """One block sampler per named stream, shared by every plan node drawing from it."""
+        if stream not in self._samplers:
+            self._samplers[stream] = sampler(distribution, self.streams(stream))
+        return self._samplers[stream]
+
+    def coin(self, stream: str) -> Callable[[], float]:
+        return self.sampler(stream, _UNIT)
+
+    def latency(self, caller: str, callee: str) -> Callable[[], float] | None:
+        latency = self.scenario.network.latency
+        for edge in self.scenario.network.edges:
+            if edge.source == caller and edge.target == callee:
+                latency = edge.latency
+        if isinstance(latency, float | int):
+            if latency == 0:
+                return None
+            value = float(latency)
+            return lambda: value
+        return self.sampler(f"network:{caller}->{callee}", latency)
+
+    def compile(self, steps: list[Step], caller: str, where: str) -> Plan:
+        plans = [self.compile_step(step, caller, f"{where}/{i}") for i, step in enumerate(steps)]
+        return plans[0] if len(plans) == 1 else SequenceNode(plans)
+
+    def compile_step(self, step: Step, caller: str, where: str) -> Plan:
+        match step:
+            case CallStep():
+                service = self.scenario.services[step.call]
+                demand = (
+                    self.sampler(f"service:{step.call}", service.service_time)
+                    if step.service_time is None
+                    else self.sampler(f"call:{where}", step.service_time)
+                )
+                nested = self.compile(step.calls, step.call, f"{where}/calls") if step.calls else None
+                return CallNode(
+                    self.env, self.stations[step.call], demand, self.latency(caller, step.call), nested
+                )
+            case SequenceStep():
+                return self.compile(step.sequence, caller, where)
+            case ParallelStep():
+                return ParallelNode(
+                    [self.compile_step(s, caller, f"{where}/{i}") for i, s in enumerate(step.parallel)]
+                )
+            case BranchStep():
+                options, upper = [], 0.0
+                for i, option in enumerate(step.branch):
+                    upper += option.probability
+                    options.append((upper, self.compile(option.steps, caller, f"{where}/{i}")))
+                return BranchNode(options, self.coin(f"branch:{where}"))
+            case LoopStep():
+                body = self.compile(step.loop, caller, f"{where}/loop")
+                return LoopNode(body, step.times, step.repeat_probability, self.coin(f"loop:{where}"))
+        raise TypeError(f"unknown step {step!r}")
+
+    def stopped(self, source: Source, at: float) -> None:
+        """``source`` creates no more requests after ``at``; the observed period ends with the last one."""
+        if source in self.running:
+            self.running.discard(source)
+            self.last_stop = max(self.last_stop, at)
+
+    def run(self, progress: Progress | None = None) -> RunResult:
+        if progress is None:
+            self.env.run(until=self.horizon)
+        else:
+            for tick in range(1, 101):
+                self.env.run(until=self.horizon * tick / 100)
+                progress(tick / 100)
+                if not self.running:
+                    break
+        horizon = min(self.horizon, self.last_stop) if not self.running else self.horizon
+        self.env.run()  # drain: let every request that arrived finish
+        return RunResult(
+            scenario=self.scenario.name,
+            seed=self.seed,
+            replication=self.replication,
+            warmup=self.scenario.warmup,
+            horizon=horizon,
+            interval=self.scenario.interval,
+            workloads=self.workload_names,
+            services=self.service_names,
+            capacity={name: s.replicas * s.concurrency for name, s in self.scenario.services.items()},
+            recorder=self.recorder,
+        )
+
+
+_UNIT = Uniform(dist="uniform", low=0.0, high=1.0)
+
+
+def simulate(
+    scenario: Scenario, seed: int | None = None, replication: int = 0, progress: Progress | None = None
+) -> RunResult:
+    """Run one replication of ``scenario`` (seed defaults to the scenario's) and return its records.
+
+    The same scenario, seed and replication always give identical records.
+    """
+    engine = Engine(scenario, scenario.seed if seed is None else seed, replication)
+    return engine.run(progress)

@@ -1,0 +1,133 @@
+"""Workloads at run time: requests and the sources that create them, open or closed loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from simpy.core import NORMAL
+from simpy.events import Event
+
+from simulator.engine.protocols import Plan
+
+if TYPE_CHECKING:
+    from simulator.engine.build import Engine
+
+__all__ = ["ClosedSource", "OpenSource", "Request", "Source", "User"]
+
+
+class Request:
+    """One request of a workload; as the continuation of its route it records itself when done."""
+
+    __slots__ = ("arrival", "id", "owner")
+
+    def __init__(self, rid: int, arrival: float, owner: Source) -> None:
+        self.id, self.arrival, self.owner = rid, arrival, owner
+
+    def resume(self, ok: bool) -> None:
+        self.owner.finished(self, ok)
+
+
+class Source(Event):
+    """A workload: creates requests (open loop: on its arrival times; closed loop: per user)."""
+
+    def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None) -> None:
+        self.env, self.engine, self.code, self.plan = engine.env, engine, code, plan
+        self.limit = limit if limit is not None else -1
+        self.horizon = engine.horizon
+        r = engine.recorder
+        self._rows = (
+            r.req_id.append,
+            r.req_workload.append,
+            r.req_arrival.append,
+            r.req_end.append,
+            r.req_status.append,
+        )
+
+    def launch(self, now: float) -> Request:
+        engine = self.engine
+        request = Request(engine.next_id, now, self)
+        engine.next_id += 1
+        self.limit -= 1
+        self.plan.start(request, request)
+        return request
+
+    def finished(self, request: Request, ok: bool) -> None:
+        rid, workload, arrival, end, status = self._rows
+        rid(request.id)
+        workload(self.code)
+        arrival(request.arrival)
+        end(self.env._now)
+        status(0 if ok else 1)
+
+
+class OpenSource(Source):
+    def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None, times: object) -> None:
+        super().__init__(engine, code, plan, limit)
+        self._ok, self._value = True, None
+        self.times = iter(times)  # type: ignore[call-overload]
+        self.callbacks = [self.fire]
+        self.wake()
+
+    def wake(self) -> None:
+        """Schedule the next arrival, or stop: at the horizon, at the limit, or when the times run out."""
+        at = next(self.times, None)
+        if at is None or self.limit == 0:
+            self.engine.stopped(self, self.env._now)
+        elif at >= self.horizon:
+            self.engine.stopped(self, self.horizon)
+        else:
+            self.callbacks = [self.fire]
+            self.env.schedule(self, NORMAL, at - self.env._now)
+
+    def fire(self, _: Event) -> None:
+        self.launch(self.env._now)
+        self.wake()
+
+
+class User(Event):
+    """One closed-loop user: think, send a request, wait for its answer, think again."""
+
+    def __init__(self, source: ClosedSource) -> None:
+        self.env, self.source = source.env, source
+        self._ok, self._value = True, None
+        self.think()
+
+    def think(self) -> None:
+        self.callbacks = [self.fire]
+        self.env.schedule(self, NORMAL, self.source.think_time())
+
+    def fire(self, _: Event) -> None:
+        source = self.source
+        if self.env._now >= source.horizon:
+            source.engine.stopped(source, source.horizon)
+            return
+        if source.limit == 0:
+            source.engine.stopped(source, self.env._now)
+            return
+        request = source.launch(self.env._now)
+        source.waiting[request] = self
+
+    def resume(self, ok: bool) -> None:
+        self.think()
+
+
+class ClosedSource(Source):
+    def __init__(
+        self,
+        engine: Engine,
+        code: int,
+        plan: Plan,
+        limit: int | None,
+        users: int,
+        think_time: Callable[[], float],
+    ) -> None:
+        super().__init__(engine, code, plan, limit)
+        self.think_time = think_time
+        self.waiting: dict[Request, User] = {}
+        for _ in range(users):
+            User(self)
+
+    def finished(self, request: Request, ok: bool) -> None:
+        super().finished(request, ok)
+        self.waiting.pop(request).resume(ok)
