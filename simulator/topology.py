@@ -78,7 +78,12 @@ def route_visits(scenario: Scenario, route: str) -> dict[str, float]:
 
 
 def build_topology(scenario: Scenario) -> nx.DiGraph:
-    """The call graph of ``scenario``; edge attribute ``visits`` sums calls per request over workloads."""
+    """The call graph of ``scenario``.
+
+    Edge attributes: ``visits`` (mean calls per request, summed over the workloads' routes), ``routes``
+    (the sorted names of the workloads' routes that make the call), ``used`` (some workload makes it)
+    and ``loc`` (where the first such call is written).
+    """
     graph = nx.DiGraph()
     graph.add_node(CLIENT, kind="client")
     for name, service in scenario.services.items():
@@ -89,11 +94,13 @@ def build_topology(scenario: Scenario) -> nx.DiGraph:
             if site.callee not in scenario.services or site.caller not in graph:
                 continue
             if not graph.has_edge(site.caller, site.callee):
-                graph.add_edge(site.caller, site.callee, visits=0.0, loc=site.loc, used=False)
+                graph.add_edge(site.caller, site.callee, visits=0.0, routes=[], loc=site.loc, used=False)
             edge = graph.edges[site.caller, site.callee]
             if route in used_routes:
                 edge["visits"] += site.visits
                 edge["used"] = True
+                if route not in edge["routes"]:
+                    edge["routes"] = sorted([*edge["routes"], route])
     return graph
 
 
@@ -140,10 +147,14 @@ def _names(mapping: dict[str, object]) -> str:
     return ", ".join(sorted(mapping)) or "(none)"
 
 
+def _route_label(routes: list[str], shown: int = 3) -> str:
+    return ", ".join(routes[:shown]) + (f" +{len(routes) - shown}" if len(routes) > shown else "")
+
+
 def draw_topology(scenario: Scenario, ax: plt.Axes | None = None) -> plt.Axes:
     """Draw the call graph left to right, from the client to the deepest dependency.
 
-    Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the mean calls per request.
+    Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the routes that use them.
     """
     graph = build_topology(scenario)
     for node in nx.topological_sort(graph):
@@ -171,7 +182,7 @@ def draw_topology(scenario: Scenario, ax: plt.Axes | None = None) -> plt.Axes:
     }
     nx.draw_networkx_labels(graph, position, labels, ax=ax, font_size=8)
     nx.draw_networkx_edges(graph, position, ax=ax, node_size=2600, arrowsize=14, edge_color="#555555")
-    edge_labels = {(u, v): f"{visits:.2g}/req" for u, v, visits in graph.edges(data="visits") if visits}
+    edge_labels = {(u, v): _route_label(routes) for u, v, routes in graph.edges(data="routes") if routes}
     nx.draw_networkx_edge_labels(graph, position, edge_labels, ax=ax, font_size=7)
     ax.set_title(f"{scenario.name}: call graph (slots per service = replicas × concurrency)")
     ax.set_axis_off()
