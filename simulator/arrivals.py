@@ -1,6 +1,7 @@
 """Open-loop arrival processes: when requests arrive, independent of how the system copes.
 
-Every process turns into an iterator of absolute arrival times (seconds, increasing). Processes
+Every process turns into an iterator of absolute arrival times (seconds, increasing) that ends
+before ``until`` (the run's horizon), so a rate that drops to zero for good ends it. Processes
 whose rate varies in time (step, ramp, sinusoidal) are non-homogeneous Poisson processes sampled by
 thinning (Lewis and Shedler): candidates arrive at the peak rate and each is kept with probability
 ``rate(t) / peak``. Times are generated in numpy blocks so the engine pays one ``next()`` per arrival.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,15 +36,15 @@ __all__ = [
 ]
 
 
-def _poisson_times(rng: np.random.Generator, rate: float, start: float) -> Iterator[float]:
-    """Homogeneous Poisson arrivals at ``rate`` from ``start`` on, forever."""
+def _poisson_times(rng: np.random.Generator, rate: float, start: float, until: float) -> Iterator[float]:
+    """Homogeneous Poisson arrivals at ``rate`` in ``[start, until)``."""
     if rate <= 0:
         return
     now = start
-    while True:
+    while now < until:
         block = now + np.cumsum(rng.exponential(1.0 / rate, BLOCK))
         now = float(block[-1])
-        yield from block.tolist()
+        yield from block[block < until].tolist()
 
 
 class Poisson(StrictModel):
@@ -51,8 +53,8 @@ class Poisson(StrictModel):
     process: Literal["poisson"]
     rate: Rate
 
-    def times(self, rng: np.random.Generator) -> Iterator[float]:
-        return _poisson_times(rng, self.rate, 0.0)
+    def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
+        return _poisson_times(rng, self.rate, 0.0, until)
 
 
 class Constant(StrictModel):
@@ -61,11 +63,12 @@ class Constant(StrictModel):
     process: Literal["constant"]
     rate: Rate = Field(gt=0)
 
-    def times(self, rng: np.random.Generator) -> Iterator[float]:
+    def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
         gap = 1.0 / self.rate
         first = 0
-        while True:
-            yield from (gap * np.arange(first + 1, first + BLOCK + 1)).tolist()
+        while first * gap < until:
+            block = gap * np.arange(first + 1, first + BLOCK + 1)
+            yield from block[block < until].tolist()
             first += BLOCK
 
 
@@ -78,18 +81,11 @@ class _Thinned(StrictModel):
     def peak_rate(self) -> float:
         raise NotImplementedError
 
-    def times(self, rng: np.random.Generator) -> Iterator[float]:
-        peak = self.peak_rate()
-        if peak <= 0:
-            return
-        for candidate in _blocks_of(_poisson_times(rng, peak, 0.0)):
-            keep = rng.random(len(candidate)) * peak < self.rate_at(candidate)
-            yield from candidate[keep].tolist()
-
-
-def _blocks_of(times: Iterator[float]) -> Iterator[np.ndarray]:
-    while True:
-        yield np.fromiter(times, float, BLOCK)
+    def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
+        candidates = _poisson_times(rng, self.peak_rate(), 0.0, until)
+        while len(block := np.fromiter(islice(candidates, BLOCK), float)):
+            keep = rng.random(len(block)) * self.peak_rate() < self.rate_at(block)
+            yield from block[keep].tolist()
 
 
 class RateStep(StrictModel):
@@ -180,12 +176,12 @@ class MMPP(StrictModel):
     process: Literal["mmpp"]
     states: list[MMPPState] = Field(min_length=2)
 
-    def times(self, rng: np.random.Generator) -> Iterator[float]:
+    def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
         state, now = 0, 0.0
-        while True:
+        while now < until:
             current = self.states[state]
             end = now + rng.exponential(current.mean_duration)
-            for t in _poisson_times(rng, current.rate, now):
+            for t in _poisson_times(rng, current.rate, now, until):
                 if t >= end:
                     break
                 yield t
@@ -228,8 +224,8 @@ class Trace(StrictModel):
             raise ValueError(f"trace file {str(self.file)!r} has no rows")
         self._times = [(t - times[0]) * self.time_scale for t in times]
 
-    def times(self, rng: np.random.Generator) -> Iterator[float]:
-        return iter(self._times)
+    def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
+        return (t for t in self._times if t < until)
 
 
 ArrivalProcess = Annotated[

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DURATION_UNITS", "format_duration", "parse_duration", "parse_rate"]
+__all__ = ["DURATION_UNITS", "parse_duration", "parse_rate"]
 
 DURATION_UNITS: dict[str, float] = {
     "ns": 1e-9,
@@ -63,15 +63,7 @@ def parse_rate(value: object) -> float:
     count, per_count, unit = match.groups()
     if unit is None:
         return float(count)
-    return float(count) / (float(per_count or 1.0) * DURATION_UNITS[unit])
-
-
-def format_duration(seconds: float) -> str:
-    """Render seconds with a unit a person reads at a glance (``0.0123`` -> ``"12.3ms"``)."""
-    magnitude = abs(seconds)
-    if magnitude == 0:
-        return "0s"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if magnitude >= scale:
-            return f"{seconds / scale:.3g}{unit}"
-    return f"{seconds / 1e-9:.3g}ns"
+    period = float(per_count or 1.0) * DURATION_UNITS[unit]
+    if period <= 0:
+        raise ValueError(f"cannot read {value!r} as a rate: the period after '/' must be positive")
+    return float(count) / period

@@ -54,7 +54,7 @@ class Engine:
             plan = self.compile(scenario.routes[workload.route], CLIENT, f"route:{workload.route}")
             source: Source
             if workload.arrivals is not None:
-                times = workload.arrivals.times(self.streams(f"arrivals:{names[code]}"))
+                times = workload.arrivals.times(self.streams(f"arrivals:{names[code]}"), self.horizon)
                 source = OpenSource(self, code, plan, workload.limit, times)
             else:
                 think = workload.think_time or Deterministic(dist="deterministic", value=0.0)

@@ -70,11 +70,12 @@ class OpenSource(Source):
         self.wake()
 
     def wake(self) -> None:
-        """Schedule the next arrival, or stop: at the horizon, at the limit, or when the times run out."""
-        at = next(self.times, None)
-        if at is None or self.limit == 0:
+        """Schedule the next arrival; or stop, now at the limit, or when none is left before the horizon."""
+        if self.limit == 0:
             self.engine.stopped(self, self.env._now)
-        elif at >= self.horizon:
+            return
+        at = next(self.times, None)
+        if at is None:
             self.engine.stopped(self, self.horizon)
         else:
             self.callbacks = [self.fire]

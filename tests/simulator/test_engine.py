@@ -153,3 +153,15 @@ def test_progress_reports_reach_completion() -> None:
     simulate(scenario(), progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == pytest.approx(1.0)
+
+
+def test_a_rate_that_falls_to_zero_ends_the_arrivals_not_the_run() -> None:
+    workloads = [
+        {
+            "route": "main",
+            "arrivals": {"process": "step", "steps": [{"at": 0, "rate": "50/s"}, {"at": "20s", "rate": 0}]},
+        }
+    ]
+    result = simulate(scenario(workloads=workloads))
+    assert result.requests["arrival"].max() < 20
+    assert result.horizon == 200
