@@ -39,7 +39,7 @@ def measure(requests: int) -> dict[str, float]:
     result = experiment.results[0]
     return {
         "requests": result.n_requests,
-        "spans": len(result.recorder.span_request),
+        "spans": result.recorder.n_spans,
         "throughput": float(summary.loc["throughput", "mean"]),
         "timeseries_rows": len(series),
         "wall_seconds": elapsed,
@@ -48,7 +48,9 @@ def measure(requests: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -57,7 +59,9 @@ def main() -> None:
         return
     child = subprocess.run(
         [sys.executable, __file__, "--child", "--requests", str(args.requests)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     figures = json.loads(child.stdout)
     peak = figures["peak_rss_bytes"]

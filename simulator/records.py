@@ -1,6 +1,6 @@
 """What a run leaves behind: one row per request and one per call (span), stored column-wise.
 
-The engine appends to typed ``array`` columns (8 bytes a float, no Python object per value), which
+The engine appends to typed ``array`` buffers (8 bytes a value, no Python object per value), which
 keeps a million-request run small; :class:`RunResult` turns them into pandas DataFrames on demand.
 
 ``requests`` columns: ``request`` (id), ``workload`` (name), ``arrival`` and ``end`` (seconds of
@@ -28,38 +28,48 @@ REQUEST_STATUS = ("ok", "error")
 
 
 class Recorder:
-    """Column buffers the engine appends to; each ``*_append`` is bound once for the hot path."""
+    """Row buffers the engine appends to, two typed arrays per table.
 
-    __slots__ = (
-        "req_arrival",
-        "req_end",
-        "req_id",
-        "req_status",
-        "req_workload",
-        "span_arrival",
-        "span_end",
-        "span_replica",
-        "span_request",
-        "span_service",
-        "span_start",
-        "span_status",
-    )
+    A row goes in with two ``extend`` calls -- its integers into one array, its times into another,
+    interleaved -- which is cheaper on the hot path than one append per column. Columns are strided
+    views of these arrays when the frames are built.
+    """
+
+    __slots__ = ("request_codes", "request_times", "span_codes", "span_times")
+
+    REQUEST_CODES = ("request", "workload", "status")
+    REQUEST_TIMES = ("arrival", "end")
+    SPAN_CODES = ("request", "service", "replica", "status")
+    SPAN_TIMES = ("arrival", "start", "end")
 
     def __init__(self) -> None:
-        self.req_id, self.req_workload = array("q"), array("h")
-        self.req_arrival, self.req_end, self.req_status = array("d"), array("d"), array("b")
-        self.span_request, self.span_service, self.span_replica = array("q"), array("h"), array("i")
-        self.span_arrival, self.span_start, self.span_end = array("d"), array("d"), array("d")
-        self.span_status = array("b")
+        self.request_codes, self.request_times = array("q"), array("d")
+        self.span_codes, self.span_times = array("q"), array("d")
+
+    @property
+    def n_requests(self) -> int:
+        return len(self.request_codes) // len(self.REQUEST_CODES)
+
+    @property
+    def n_spans(self) -> int:
+        return len(self.span_codes) // len(self.SPAN_CODES)
 
 
-def _frame(columns: dict[str, array], categories: dict[str, tuple[str, ...]]) -> pd.DataFrame:
-    data: dict[str, object] = {
-        name: np.frombuffer(column, dtype=column.typecode) for name, column in columns.items()
-    }
+def _columns(buffer: array, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    rows = np.frombuffer(buffer, dtype=buffer.typecode).reshape(-1, len(names))
+    return {name: rows[:, index].copy() for index, name in enumerate(names)}
+
+
+def _frame(
+    codes: dict[str, np.ndarray],
+    times: dict[str, np.ndarray],
+    order: list[str],
+    categories: dict[str, tuple[str, ...]],
+) -> pd.DataFrame:
+    data: dict[str, object] = {**codes, **times}
     for name, labels in categories.items():
-        data[name] = pd.Categorical.from_codes(data[name], categories=list(labels))
-    return pd.DataFrame(data)
+        data[name] = pd.Categorical.from_codes(data[name].astype(np.int16), categories=list(labels))
+    return pd.DataFrame({name: data[name] for name in order})
 
 
 @dataclass
@@ -83,19 +93,15 @@ class RunResult:
 
     @property
     def n_requests(self) -> int:
-        return len(self.recorder.req_id)
+        return self.recorder.n_requests
 
     @cached_property
     def requests(self) -> pd.DataFrame:
         r = self.recorder
         frame = _frame(
-            {
-                "request": r.req_id,
-                "workload": r.req_workload,
-                "arrival": r.req_arrival,
-                "end": r.req_end,
-                "status": r.req_status,
-            },
+            _columns(r.request_codes, r.REQUEST_CODES),
+            _columns(r.request_times, r.REQUEST_TIMES),
+            ["request", "workload", "arrival", "end", "status"],
             {"workload": self.workloads, "status": REQUEST_STATUS},
         )
         frame.insert(4, "latency", frame["end"] - frame["arrival"])
@@ -105,17 +111,12 @@ class RunResult:
     def spans(self) -> pd.DataFrame:
         r = self.recorder
         frame = _frame(
-            {
-                "request": r.span_request,
-                "service": r.span_service,
-                "replica": r.span_replica,
-                "arrival": r.span_arrival,
-                "start": r.span_start,
-                "end": r.span_end,
-                "status": r.span_status,
-            },
+            _columns(r.span_codes, r.SPAN_CODES),
+            _columns(r.span_times, r.SPAN_TIMES),
+            ["request", "service", "replica", "arrival", "start", "end", "status"],
             {"service": self.services, "status": SPAN_STATUS},
         )
+        frame["replica"] = frame["replica"].astype(np.int32)
         frame.insert(6, "wait", frame["start"] - frame["arrival"])
         frame.insert(7, "sojourn", frame["end"] - frame["arrival"])
         return frame

@@ -34,7 +34,7 @@ class Call(Event):
 class CallNode:
     """A compiled ``call`` step: which station, how long the work takes, the latency, nested calls."""
 
-    __slots__ = ("demand", "env", "latency", "nested", "schedule", "station")
+    __slots__ = ("after_work", "demand", "env", "latency", "nested", "schedule", "station")
 
     def __init__(
         self,
@@ -46,6 +46,8 @@ class CallNode:
     ) -> None:
         self.env, self.schedule = env, env.schedule
         self.station, self.demand, self.latency, self.nested = station, demand, latency, nested
+        # What the end of the call's own work triggers: release its slot, or make its nested calls.
+        self.after_work: Callable[[Call], None] = station.release if nested is None else self.call_nested
 
     def start(self, request: Request, k: Continuation) -> None:
         call = Call(self.env, self, request, k)
@@ -58,11 +60,8 @@ class CallNode:
     def arrive(self, call: Call) -> None:
         self.station.submit(call)
 
-    def worked(self, call: Call) -> None:
-        if self.nested is None:
-            self.station.release(call, True)
-        else:
-            self.nested.start(call.request, call)
+    def call_nested(self, call: Call) -> None:
+        self.nested.start(call.request, call)  # type: ignore[union-attr]
 
     def respond(self, call: Call, ok: bool) -> None:
         if self.latency is None:

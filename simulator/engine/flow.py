@@ -13,17 +13,20 @@ if TYPE_CHECKING:
 __all__ = ["BranchNode", "LoopNode", "ParallelNode", "SequenceNode"]
 
 
-class _Join:
-    """Continuation of a ``sequence`` or ``loop`` in progress: starts the next part when one ends."""
+class _SequenceFrame:
+    """A ``sequence`` in progress: starts the next step when one ends; a failed step ends it."""
 
-    __slots__ = ("k", "left", "ok", "plan", "request")
+    __slots__ = ("index", "k", "request", "steps")
 
-    def __init__(self, plan: SequenceNode | LoopNode, request: Request, k: Continuation, left: int) -> None:
-        self.plan, self.request, self.k, self.left, self.ok = plan, request, k, left, True
+    def __init__(self, steps: list[Plan], request: Request, k: Continuation) -> None:
+        self.steps, self.request, self.k, self.index = steps, request, k, 0
 
     def resume(self, ok: bool) -> None:
-        self.ok = self.ok and ok
-        self.plan.advance(self)
+        self.index += 1
+        if not ok or self.index == len(self.steps):
+            self.k.resume(ok)
+        else:
+            self.steps[self.index].start(self.request, self)
 
 
 class SequenceNode:
@@ -33,15 +36,24 @@ class SequenceNode:
         self.steps = steps
 
     def start(self, request: Request, k: Continuation) -> None:
-        frame = _Join(self, request, k, 0)
-        self.steps[0].start(request, frame)
+        self.steps[0].start(request, _SequenceFrame(self.steps, request, k))
 
-    def advance(self, frame: _Join) -> None:
-        frame.left += 1
-        if frame.left == len(self.steps) or not frame.ok:
-            frame.k.resume(frame.ok)
+
+class _LoopFrame:
+    """A ``loop`` in progress: counts the runs of its body and decides whether to go round again."""
+
+    __slots__ = ("k", "loop", "request", "runs")
+
+    def __init__(self, loop: LoopNode, request: Request, k: Continuation) -> None:
+        self.loop, self.request, self.k, self.runs = loop, request, k, 1
+
+    def resume(self, ok: bool) -> None:
+        loop = self.loop
+        if ok and (self.runs < loop.times or (loop.repeat and loop.coin() < loop.repeat)):
+            self.runs += 1
+            loop.body.start(self.request, self)
         else:
-            self.steps[frame.left].start(frame.request, frame)
+            self.k.resume(ok)
 
 
 class LoopNode:
@@ -53,14 +65,7 @@ class LoopNode:
         self.body, self.times, self.repeat, self.coin = body, times, repeat, coin
 
     def start(self, request: Request, k: Continuation) -> None:
-        self.body.start(request, _Join(self, request, k, 1))
-
-    def advance(self, frame: _Join) -> None:
-        if frame.ok and (frame.left < self.times or (self.repeat and self.coin() < self.repeat)):
-            frame.left += 1
-            self.body.start(frame.request, frame)
-        else:
-            frame.k.resume(frame.ok)
+        self.body.start(request, _LoopFrame(self, request, k))
 
 
 class _Fork:

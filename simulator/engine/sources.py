@@ -35,14 +35,8 @@ class Source(Event):
         self.env, self.engine, self.code, self.plan = engine.env, engine, code, plan
         self.limit = limit if limit is not None else -1
         self.horizon = engine.horizon
-        r = engine.recorder
-        self._rows = (
-            r.req_id.append,
-            r.req_workload.append,
-            r.req_arrival.append,
-            r.req_end.append,
-            r.req_status.append,
-        )
+        self._codes = engine.recorder.request_codes.extend
+        self._times = engine.recorder.request_times.extend
 
     def launch(self, now: float) -> Request:
         engine = self.engine
@@ -53,12 +47,8 @@ class Source(Event):
         return request
 
     def finished(self, request: Request, ok: bool) -> None:
-        rid, workload, arrival, end, status = self._rows
-        rid(request.id)
-        workload(self.code)
-        arrival(request.arrival)
-        end(self.env._now)
-        status(0 if ok else 1)
+        self._codes((request.id, self.code, 0 if ok else 1))
+        self._times((request.arrival, self.env._now))
 
 
 class OpenSource(Source):

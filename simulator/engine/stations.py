@@ -42,26 +42,11 @@ class Station:
         self.env, self.schedule, self.code = env, env.schedule, code
         self.replicas = [Replica(i, slots, queue_capacity) for i in range(replicas)]
         self.next_replica = 0
-        r = recorder
-        appends = (
-            r.span_request.append,
-            r.span_service.append,
-            r.span_replica.append,
-            r.span_arrival.append,
-            r.span_start.append,
-            r.span_end.append,
-            r.span_status.append,
-        )
+        codes, times = recorder.span_codes.extend, recorder.span_times.extend
 
         def record(call: Call, end: float, status: int) -> None:
-            request, service, replica, arrival, start, finish, state = appends
-            request(call.request.id)
-            service(code)
-            replica(call.replica.index)
-            arrival(call.arrival)
-            start(call.start)
-            finish(end)
-            state(status)
+            codes((call.request.id, code, call.replica.index, status))
+            times((call.arrival, call.start, end))
 
         self.record = record
 
@@ -87,10 +72,10 @@ class Station:
 
     def begin(self, call: Call, now: float) -> None:
         call.start = now
-        call.callbacks = [call.node.worked]
+        call.callbacks = [call.node.after_work]
         self.schedule(call, NORMAL, call.node.demand())
 
-    def release(self, call: Call, ok: bool) -> None:
+    def release(self, call: Call, ok: bool = True) -> None:
         """The call's work (and nested calls) are over: free its slot for the next in line."""
         replica = call.replica
         now = self.env._now
