@@ -212,20 +212,28 @@ class Trace(StrictModel):
         return path
 
     def model_post_init(self, context: object) -> None:
-        with self.file.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or self.column not in reader.fieldnames:
-                raise ValueError(f"trace file {str(self.file)!r} has no column {self.column!r}")
-            try:
-                times = sorted(float(row[self.column]) for row in reader)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"trace file {str(self.file)!r}: {error}") from None
-        if not times:
-            raise ValueError(f"trace file {str(self.file)!r} has no rows")
+        try:
+            times = _read_timestamps(self.file, self.column)
+        except (ValueError, TypeError, OSError, csv.Error) as error:
+            raise ValueError(f"trace file {str(self.file)!r}: {error}") from None
         self._times = [(t - times[0]) * self.time_scale for t in times]
 
     def times(self, rng: np.random.Generator, until: float = math.inf) -> Iterator[float]:
         return (t for t in self._times if t < until)
+
+
+def _read_timestamps(path: Path, column: str) -> list[float]:
+    """The finite timestamps in ``column`` of the CSV file at ``path``, sorted."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or column not in reader.fieldnames:
+            raise ValueError(f"no column {column!r}")
+        times = sorted(float(row[column]) for row in reader)
+    if not times:
+        raise ValueError("no rows")
+    if not all(math.isfinite(t) for t in times):
+        raise ValueError("timestamps must be finite numbers")
+    return times
 
 
 ArrivalProcess = Annotated[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from matplotlib.figure import Figure
@@ -35,13 +35,18 @@ ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_de
 VariantOpt = Annotated[str | None, typer.Option("--variant", "-v", help="Run this variant of the scenario.")]
 
 
+def _fail(message: str) -> NoReturn:
+    """Report a user's mistake on stderr and exit with code 1."""
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
 def _load(path: Path, variant: str | None = None) -> Scenario:
     try:
         scenario = load_scenario(path)
-        return apply_variant(scenario, variant) if variant else scenario
+        return apply_variant(scenario, variant, path.parent) if variant else scenario
     except ScenarioError as error:
-        errors.print(error.render(), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(error.render())
 
 
 def _tables(experiment: Experiment) -> tuple[Table, Table]:
@@ -104,7 +109,10 @@ def run(
         )
         bar.update(task, description="writing the report")
         folder = out or Path("out") / scenario.stem
-        write_report(experiment, folder, spans=spans)
+        try:
+            write_report(experiment, folder, spans=spans)
+        except OSError as error:
+            _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     headline, per_service = _tables(experiment)
     console.print(headline)
     console.print(per_service)
@@ -133,7 +141,15 @@ def diagram(
     """Draw SCENARIO's call graph to a file."""
     loaded = _load(scenario, variant)
     figure = Figure(figsize=(9, 5), layout="constrained")
+    formats = figure.canvas.get_supported_filetypes()
+    if output.suffix.lstrip(".").lower() not in formats:
+        _fail(
+            f"cannot draw to {output}: use one of the suffixes {', '.join('.' + f for f in sorted(formats))}"
+        )
     draw_topology(loaded, figure.subplots())
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=120)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output, dpi=120)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror or error}")
     console.print(f"wrote {output}")

@@ -21,13 +21,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-"""A non-negative duration in seconds, written as ``"250ms"``, ``"2s"`` or a number of seconds."""
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
+"""A finite, non-negative duration in seconds, written as ``"250ms"``, ``"2s"`` or a number of seconds."""
 
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, allow_inf_nan=False)]
 """A duration in seconds that must be strictly positive."""
 
-Rate = Annotated[float, BeforeValidator(parse_rate), Field(ge=0)]
+Rate = Annotated[float, BeforeValidator(parse_rate), Field(ge=0, allow_inf_nan=False)]
 """A non-negative rate in events per second, written as ``"500/s"``, ``"30/min"`` or a number."""
 
 Probability = Annotated[float, Field(ge=0, le=1)]

@@ -58,21 +58,35 @@ class _Lines:
 
 
 def _data_path(loc: Loc, data: Any) -> Loc:
-    """Drop the parts of a pydantic location that are union tags, not keys present in the data."""
-    kept: list[str | int] = []
-    for part in loc:
-        if (isinstance(data, dict) and part in data) or (
-            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        ):
-            data = data[part]
-        elif isinstance(data, dict | list) and part not in _TAGS:
-            kept.append(part)  # a missing or unknown key: keep it, it names the problem
-            data = None
-            continue
-        else:
-            continue
-        kept.append(part)
-    return tuple(kept)
+    """The field path that a pydantic error location points at in the data, union tags dropped.
+
+    A tag that is also a key -- a step's kind, ``call`` or ``loop`` -- is read both ways, and the
+    reading under which more of the location names real keys wins.
+    """
+    return _walk(loc, data)[1]
+
+
+_NOWHERE = -(10**6)
+
+
+def _walk(loc: Loc, data: Any) -> tuple[int, Loc]:
+    if not loc:
+        return 0, ()
+    part, rest = loc[0], loc[1:]
+    readings = [_walk(rest, data)] if _is_tag(part) else []
+    if (isinstance(data, dict) and part in data) or (
+        isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+    ):
+        score, path = _walk(rest, data[part])
+        readings.append((score + 1, (part, *path)))
+    elif isinstance(data, dict) and not _is_tag(part):
+        # A missing or unknown key names the problem; nothing below it exists.
+        readings.append((0, (part, *(p for p in rest if not _is_tag(p)))))
+    return max(readings, key=lambda reading: reading[0], default=(_NOWHERE, ()))
+
+
+def _is_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (part in _TAGS or "[" in part or part.startswith("function-"))
 
 
 _TAGS = {
@@ -97,8 +111,6 @@ _TAGS = {
     "branch",
     "loop",
     "float",
-    "function-after",
-    "function-before",
 }
 
 
@@ -159,23 +171,27 @@ def _validate(
     return (None if problems else scenario), problems
 
 
-def merge_overrides(base: Any, override: Any) -> Any:
-    """Deep-merge ``override`` into a copy of ``base`` (see the module docstring for the rules)."""
+def merge_overrides(base: Any, override: Any, loc: Loc = ()) -> Any:
+    """Deep-merge ``override`` into a copy of ``base`` (see the module docstring for the rules).
+
+    ``loc`` is where ``base`` sits in the scenario, for the message when a list index is out of range.
+    """
     if isinstance(base, dict) and isinstance(override, dict):
         if any(k in override and k in base and override[k] != base[k] for k in _KIND_KEYS):
             return copy.deepcopy(override)
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = merge_overrides(base[key], value) if key in base else copy.deepcopy(value)
+            merged[key] = (
+                merge_overrides(base[key], value, (*loc, key)) if key in base else copy.deepcopy(value)
+            )
         return merged
     if isinstance(base, list) and isinstance(override, dict) and all(isinstance(k, int) for k in override):
         merged_list = list(base)
         for index, value in override.items():
             if not -len(base) <= index < len(base):
-                raise ScenarioError(
-                    [Problem((index,), f"no item {index} to override in a list of {len(base)}")]
-                )
-            merged_list[index] = merge_overrides(base[index], value)
+                problem = Problem((*loc, index), f"no item {index} to override in a list of {len(base)}")
+                raise ScenarioError([problem])
+            merged_list[index] = merge_overrides(base[index], value, (*loc, index))
         return merged_list
     return copy.deepcopy(override)
 
@@ -204,36 +220,27 @@ def _from_data(data: Any, lines: _Lines, source: str | None, base_dir: Path | No
                 merged = _variant_data(data, name)
             except ScenarioError as error:
                 problems += [
-                    Problem((*prefix, *p.loc), p.message, lines.line_of(prefix)) for p in error.problems
+                    Problem((*prefix, *p.loc), p.message, lines.line_of((*prefix, *p.loc)))
+                    for p in error.problems
                 ]
                 continue
             if scenario is not None:
-                problems += _validate(merged, _VariantLines(lines, prefix), base_dir, ())[1]
+                # Paths name the variant; lines point into its overrides as far as they reach.
+                problems += _validate(merged, lines, base_dir, prefix)[1]
     if problems or scenario is None:
         raise ScenarioError(problems, source)
-    object.__setattr__(scenario, "__source_data__", data)
-    object.__setattr__(scenario, "__base_dir__", base_dir)
     return scenario
-
-
-class _VariantLines(_Lines):
-    """Line lookup for a merged variant: the override's own line if it set the field, else the base's."""
-
-    def __init__(self, lines: _Lines, prefix: Loc) -> None:
-        super().__init__(lines.root)
-        self.prefix = prefix
-
-    def line_of(self, loc: Loc) -> int | None:
-        own = super().line_of((*self.prefix, *loc))
-        return own if own is not None else super().line_of(loc)
 
 
 def parse_scenario(text: str, source: str | None = None, base_dir: Path | None = None) -> Scenario:
     """Validate scenario YAML ``text``; ``source`` names it in messages, ``base_dir`` anchors trace files."""
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -242,11 +249,22 @@ def parse_scenario(text: str, source: str | None = None, base_dir: Path | None =
         ) from None
     except yaml.YAMLError as error:
         raise ScenarioError([Problem((), f"not valid YAML: {error}")], source) from None
-    finally:
-        loader.dispose()
+    except RecursionError:
+        raise ScenarioError([Problem((), _TOO_DEEP)], source) from None
     if data is None:
         raise ScenarioError([Problem((), "the scenario is empty", 1)], source)
-    return _from_data(data, _Lines(root), source, base_dir)
+    return _guarded(data, _Lines(root), source, base_dir)
+
+
+_TOO_DEEP = "nested too deeply to be a scenario"
+
+
+def _guarded(data: Any, lines: _Lines, source: str | None, base_dir: Path | None) -> Scenario:
+    """:func:`_from_data`, with runaway nesting reported as a problem rather than a crash."""
+    try:
+        return _from_data(data, lines, source, base_dir)
+    except RecursionError:
+        raise ScenarioError([Problem((), _TOO_DEEP)], source) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -262,14 +280,19 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def scenario_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Scenario:
     """Validate a scenario given as plain Python data (as notebooks and benchmarks build them)."""
-    return _from_data(copy.deepcopy(data), _Lines(None), None, base_dir)
+    try:
+        data = copy.deepcopy(data)
+    except RecursionError:
+        raise ScenarioError([Problem((), _TOO_DEEP)]) from None
+    return _guarded(data, _Lines(None), None, base_dir)
 
 
-def apply_variant(scenario: Scenario, name: str) -> Scenario:
-    """The scenario as the variant ``name`` overrides it (validated when the scenario was loaded)."""
-    data = getattr(scenario, "__source_data__", None)
-    if data is None:
-        data = scenario.model_dump(by_alias=True)
+def apply_variant(scenario: Scenario, name: str, base_dir: Path | None = None) -> Scenario:
+    """The scenario as the variant ``name`` overrides it (validated when the scenario was loaded).
+
+    ``base_dir`` anchors trace files that the variant names relative to the scenario file.
+    """
+    data = scenario.model_dump(by_alias=True)  # trace files are absolute paths by now
     variants = data.get("variants") or {}
     if name not in variants:
         known = ", ".join(variants) or "(none)"
@@ -277,4 +300,4 @@ def apply_variant(scenario: Scenario, name: str) -> Scenario:
     merged = _variant_data(data, name)
     merged["variants"] = {}
     merged["name"] = f"{merged.get('name')}[{name}]"
-    return _from_data(merged, _Lines(None), None, getattr(scenario, "__base_dir__", None))
+    return _from_data(merged, _Lines(None), None, base_dir)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from simulator.arrivals import ArrivalProcess
 from simulator.distributions import Distribution
@@ -133,8 +133,8 @@ class Service(StrictModel):
     ``queue_capacity`` waiting requests are already there it is rejected at once.
     """
 
-    replicas: int = Field(1, ge=1)
-    concurrency: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, le=100_000)
+    concurrency: int = Field(1, ge=1, le=1_000_000)
     queue_capacity: int | None = Field(None, ge=0)
     service_time: Distribution
     kind: Literal["service", "gateway", "database", "cache", "broker"] = "service"
@@ -159,7 +159,7 @@ class Workload(StrictModel):
     name: str | None = None
     route: str
     arrivals: ArrivalProcess | None = None
-    users: int | None = Field(None, ge=1)
+    users: int | None = Field(None, ge=1, le=1_000_000)
     think_time: Distribution | None = None
     limit: int | None = Field(None, ge=1)
 
@@ -182,7 +182,7 @@ class Scenario(StrictModel):
     duration: PositiveDuration
     warmup: Duration = 0.0
     seed: int = Field(0, ge=0)
-    replications: int = Field(1, ge=1)
+    replications: int = Field(1, ge=1, le=10_000)
     sample_interval: PositiveDuration | None = None
     network: Network = Field(default_factory=Network)
     services: dict[str, Service] = Field(min_length=1)
@@ -190,11 +190,13 @@ class Scenario(StrictModel):
     workloads: list[Workload] = Field(min_length=1)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _warmup_inside(self) -> Scenario:
-        if self.warmup >= self.duration:
-            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration ({self.duration:g}s)")
-        return self
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_inside(cls, warmup: float, info: ValidationInfo) -> float:
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
+        return warmup
 
     @field_validator("routes")
     @classmethod

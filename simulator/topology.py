@@ -80,7 +80,8 @@ def route_visits(scenario: Scenario, route: str) -> dict[str, float]:
 def build_topology(scenario: Scenario) -> nx.DiGraph:
     """The call graph of ``scenario``.
 
-    Edge attributes: ``visits`` (mean calls per request, summed over the workloads' routes), ``routes``
+    Edge attributes: ``visits`` (mean calls per request, summed over the routes workloads use, each
+    route once), ``routes``
     (the sorted names of the workloads' routes that make the call), ``used`` (some workload makes it)
     and ``loc`` (where the first such call is written).
     """
@@ -106,8 +107,14 @@ def build_topology(scenario: Scenario) -> nx.DiGraph:
 
 def check_topology(scenario: Scenario) -> list[Problem]:
     """Everything wrong with the scenario's references and call graph, one :class:`Problem` each."""
-    problems: list[Problem] = []
     services = scenario.services
+    if CLIENT in services:
+        return [
+            Problem(
+                ("services", CLIENT), f"{CLIENT!r} is reserved for the source of the workloads; rename it"
+            )
+        ]
+    problems: list[Problem] = []
     for route, steps in scenario.routes.items():
         for site in call_sites(steps, CLIENT, ("routes", route)):
             if site.callee not in services:

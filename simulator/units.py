@@ -34,6 +34,13 @@ def _expect_number_or_text(value: object, what: str) -> None:
         raise ValueError(f"expected a {what} such as {_EXAMPLES[what]}, got {value!r}")
 
 
+def _float(value: int | float | str, what: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{what} {str(value)[:20]}... is too large") from None
+
+
 _EXAMPLES = {"duration": "'250ms' or '2s'", "rate": "'500/s' or '30/min'"}
 
 
@@ -41,7 +48,7 @@ def parse_duration(value: object) -> float:
     """Return ``value`` in seconds: ``"250ms"`` -> 0.25, ``"2min"`` -> 120.0, ``3`` -> 3.0."""
     _expect_number_or_text(value, "duration")
     if isinstance(value, int | float):
-        return float(value)
+        return _float(value, "duration")
     match = _DURATION.match(value)
     if match is None or (match.group(2) is not None and match.group(2) not in DURATION_UNITS):
         units = ", ".join(u for u in DURATION_UNITS if u != "µs")
@@ -54,7 +61,7 @@ def parse_rate(value: object) -> float:
     """Return ``value`` in events per second: ``"500/s"`` -> 500.0, ``"30/min"`` -> 0.5."""
     _expect_number_or_text(value, "rate")
     if isinstance(value, int | float):
-        return float(value)
+        return _float(value, "rate")
     match = _RATE.match(value)
     if match is None or (match.group(3) is not None and match.group(3) not in DURATION_UNITS):
         raise ValueError(

@@ -549,7 +549,7 @@ def test_trace_non_numeric_rows_name_the_file(tmp_path: Path, content: str, deta
 
 def test_trace_without_rows_is_rejected(tmp_path: Path) -> None:
     path = write_trace(tmp_path / "empty.csv", "timestamp\n")
-    with pytest.raises(ValidationError, match="has no rows") as excinfo:
+    with pytest.raises(ValidationError, match="no rows") as excinfo:
         validate({"process": "trace", "file": "empty.csv"}, base_dir=tmp_path)
     assert str(path) in str(excinfo.value)
 

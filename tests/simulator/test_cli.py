@@ -1,0 +1,346 @@
+"""Tests for ``servicelab sim`` run as a real program (``python -m simulator`` is the same Typer app).
+
+The promise under test: a user's mistake (a bad scenario, a bad flag, a missing file) prints a
+message on stderr and exits with code 1, never a traceback; a good run prints its tables and writes
+the documented report folder. Each test starts a fresh interpreter, so they are few and each checks a
+lot; the ones that simulate are marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import ScenarioError
+from simulator.loader import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "simulator" / "scenarios"
+SHOP = SCENARIOS / "shop.yaml"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TIMEOUT = 300
+
+TINY = textwrap.dedent(
+    """\
+    name: tiny
+    description: M/M/1 at rho = 0.5, short.
+    duration: 20s
+    warmup: 2s
+    seed: 7
+    replications: 5
+    services:
+      server:
+        service_time: {dist: exponential, mean: 10ms}
+    routes:
+      main:
+        - call: server
+    workloads:
+      - route: main
+        arrivals: {process: poisson, rate: 50/s}
+    variants:
+      slow:
+        services: {server: {service_time: {mean: 15ms}}}
+    """
+)
+
+BAD = textwrap.dedent(
+    """\
+    name: bad
+    duration: 10 parsecs
+    services:
+      a:
+        replica: 3
+        service_time: {dist: exponential, mean: 10ms}
+    routes:
+      main:
+        - call: a
+          calls:
+            - call: ghost
+    workloads:
+      - route: main
+        arrivals: {process: poisson, rate: -5/s}
+    """
+)
+
+
+def _command(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "simulator", *map(str, args)]
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_command(*args), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def _cli_all(commands: list[list[str | Path]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Run several invocations at once (each is mostly interpreter start-up) and wait for all."""
+    started = [
+        (
+            command,
+            subprocess.Popen(
+                _command(*command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            ),
+        )
+        for command in commands
+    ]
+    done = []
+    for command, process in started:
+        out, err = process.communicate(timeout=TIMEOUT)
+        done.append(subprocess.CompletedProcess(command, process.returncode, out, err))
+    return done
+
+
+def _assert_user_error(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+    assert result.stderr.strip()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+def test_validate_good_scenario(tmp_path: Path) -> None:
+    result = _cli("validate", SHOP, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+    assert "6 services, 3 routes, 3 workloads and 2 variant(s)" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_console_script_is_the_same_program(tmp_path: Path, tiny: Path) -> None:
+    script = Path(sys.executable).parent / "servicelab"
+    if not script.exists():
+        pytest.skip(f"no console script at {script}")
+    ok = subprocess.run(
+        [str(script), "sim", "validate", "tiny.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "tiny.yaml: valid" in ok.stdout
+    usage = subprocess.run(
+        [str(script), "sim", "run", "tiny.yaml", "--replications", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    _assert_user_error(usage)
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "diagram"])
+def test_bad_scenario_prints_one_line_per_problem(tmp_path: Path, command: str) -> None:
+    (tmp_path / "bad.yaml").write_text(BAD, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path / "bad.yaml")
+    expected = [problem.render("bad.yaml") for problem in caught.value.problems]
+    assert len(expected) == 3  # duration, the unknown key, the negative rate
+
+    result = _cli(command, "bad.yaml", cwd=tmp_path)
+    _assert_user_error(result)
+    lines = result.stderr.splitlines()
+    assert "bad.yaml: 3 problems in the scenario" in lines
+    for line in expected:
+        assert line in lines
+    assert "• duration (bad.yaml:2): " in result.stderr
+    assert "• services.a.replica (bad.yaml:5): " in result.stderr
+    assert "• workloads[0].arrivals.rate (bad.yaml:14): " in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "diagram.png").exists()
+
+
+def test_reference_problems_are_reported_with_their_line(tmp_path: Path) -> None:
+    text = BAD.replace("duration: 10 parsecs", "duration: 10s").replace("    replica: 3\n", "")
+    text = text.replace("rate: -5/s", "rate: 5/s")
+    (tmp_path / "refs.yaml").write_text(text, encoding="utf-8")
+    result = _cli("validate", "refs.yaml", cwd=tmp_path)
+    _assert_user_error(result)
+    assert "• routes.main[0].calls[0].call (refs.yaml:10): unknown service 'ghost'; known: a" in (
+        result.stderr.splitlines()
+    )
+
+
+@pytest.mark.parametrize("case", ["missing", "not-utf8"])
+def test_unreadable_file(tmp_path: Path, case: str) -> None:
+    if case == "not-utf8":
+        (tmp_path / "s.yaml").write_bytes(TINY.replace("tiny", "caf\xe9").encode("latin-1"))
+    result = _cli("validate", "s.yaml", cwd=tmp_path)
+    _assert_user_error(result)
+    assert "s.yaml" in result.stderr
+    assert "cannot read the file" in result.stderr
+
+
+def test_control_character_in_the_file_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_bytes(TINY.encode() + b"\x00\n")
+    _assert_user_error(_cli("validate", "s.yaml", cwd=tmp_path))
+
+
+# --- usage errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run", "tiny.yaml", "--replications", "0"], "--replications"),
+        (["run", "tiny.yaml", "--bogus"], "--bogus"),
+        (["validate"], "Missing argument"),
+    ],
+    ids=["replications-0", "unknown-option", "missing-argument"],
+)
+def test_usage_error_exits_1_without_traceback(
+    tmp_path: Path, tiny: Path, args: list[str], words: str
+) -> None:
+    result = _cli(*args, cwd=tmp_path)
+    _assert_user_error(result)
+    assert words in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_variant_names_the_known_ones(tmp_path: Path, tiny: Path) -> None:
+    result = _cli("run", "tiny.yaml", "--variant", "fast", "--no-progress", cwd=tmp_path)
+    _assert_user_error(result)
+    assert "no variant 'fast'; known: slow" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- diagram -----------------------------------------------------------------------------------
+
+
+def test_diagram_writes_a_png(tmp_path: Path) -> None:
+    target = tmp_path / "nested" / "d.png"
+    result = _cli("diagram", SHOP, "-o", target, "--variant", "more-inventory", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes().startswith(PNG_MAGIC)
+    assert target.stat().st_size > 5000
+    assert str(target) in result.stdout
+
+
+def test_diagram_to_an_unsupported_format_is_a_user_error(tmp_path: Path, tiny: Path) -> None:
+    _assert_user_error(_cli("diagram", "tiny.yaml", "-o", "d.xyz", cwd=tmp_path))
+
+
+def test_diagram_into_a_file_instead_of_a_folder_is_a_user_error(tmp_path: Path, tiny: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    _assert_user_error(_cli("diagram", "tiny.yaml", "-o", "afile/d.png", cwd=tmp_path))
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+REQUEST_COLUMNS = {"request", "workload", "arrival", "latency", "end", "status", "replication"}
+SPAN_COLUMNS = {"request", "service", "replica", "arrival", "start", "end", "wait", "sojourn", "status"}
+PNGS = ["diagram.png", "latency_cdf.png", "latency_over_time.png", "throughput.png", "utilization.png"]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_run_prints_the_tables_and_writes_the_report(tmp_path: Path, tiny: Path) -> None:
+    result = _cli(
+        "run", "tiny.yaml", "--out", "out", "--replications", "2", "--no-progress", "--spans", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = tmp_path / "out"
+
+    # The tables on stdout.
+    assert "tiny — 2 replications, seed 7" in result.stdout
+    for label in ("throughput (req/s)", "error rate (%)", "latency p50 (ms)", "latency p99 (ms)"):
+        assert label in result.stdout
+    assert "server" in result.stdout
+    assert f"report: {Path('out') / 'report.md'}" in result.stdout
+
+    # summary.json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "tiny"
+    assert summary["seed"] == 7
+    assert summary["replications"] == 2
+    assert summary["duration_s"] == 20.0
+    assert summary["warmup_s"] == 2.0
+    for metric in ("throughput", "latency_p99", "latency_mean", "error_rate"):
+        cell = summary["metrics"][metric]
+        assert set(cell) == {"mean", "low", "high"}
+        assert cell["low"] <= cell["mean"] <= cell["high"]
+    assert 40 < summary["metrics"]["throughput"]["mean"] < 60  # Poisson 50/s, all served
+    assert summary["metrics"]["error_rate"]["mean"] == 0.0
+    assert 0.01 < summary["metrics"]["latency_mean"]["mean"] < 0.04  # M/M/1: 10ms / (1 - 0.5) = 20ms
+    assert list(summary["services"]) == ["server"]
+    server = summary["services"]["server"]
+    assert {"utilization", "arrival_rate", "wait", "sojourn", "rejected"} <= set(server)
+    assert 0.3 < server["utilization"]["mean"] < 0.7
+
+    # requests.csv: every request of both replications; those arriving in the window are the count.
+    requests = _read_csv(out / "requests.csv")
+    assert set(requests[0]) == REQUEST_COLUMNS
+    assert {row["replication"] for row in requests} == {"0", "1"}
+    assert {row["workload"] for row in requests} == {"main"}
+    assert {row["status"] for row in requests} == {"ok"}
+    for row in requests[:200]:
+        assert float(row["latency"]) == pytest.approx(float(row["end"]) - float(row["arrival"]), abs=1e-8)
+    inside = [row for row in requests if 2.0 <= float(row["arrival"]) < 20.0]
+    assert len(inside) == pytest.approx(2 * summary["metrics"]["requests"]["mean"])
+    assert len(requests) > len(inside)  # the warm-up's requests are written too
+
+    # spans.csv: one call per request in this one-service route.
+    spans = _read_csv(out / "spans.csv")
+    assert SPAN_COLUMNS | {"replication"} == set(spans[0])
+    assert len(spans) == len(requests)
+    assert {row["service"] for row in spans} == {"server"}
+
+    # timeseries.csv
+    series = _read_csv(out / "timeseries.csv")
+    assert {"time", "scope", "throughput_per_s", "utilization", "replication"} <= set(series[0])
+    assert {row["replication"] for row in series} == {"0", "1"}
+
+    # The plots and the report.
+    for name in PNGS:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC), name
+    report = (out / "report.md").read_text()
+    assert report.startswith("# tiny")
+    for name in PNGS:
+        assert f"]({name})" in report
+
+
+@pytest.mark.slow
+def test_seed_reproduces_and_changes_the_numbers(tmp_path: Path, tiny: Path) -> None:
+    common = ["--replications", "2", "--no-progress"]
+    first, again, other, variant = _cli_all(
+        [
+            ["run", "tiny.yaml", "--out", "first", "--seed", "11", *common],
+            ["run", "tiny.yaml", "--out", "again", "--seed", "11", *common],
+            ["run", "tiny.yaml", "--out", "other", "--seed", "12", *common],
+            ["run", "tiny.yaml", "--out", "variant", "--seed", "11", "--variant", "slow", *common],
+        ],
+        cwd=tmp_path,
+    )
+    for result in (first, again, other, variant):
+        assert result.returncode == 0, result.stderr
+
+    summary = {name: (tmp_path / name / "summary.json").read_bytes() for name in ("first", "again", "other")}
+    assert summary["first"] == summary["again"]
+    assert (tmp_path / "first" / "requests.csv").read_bytes() == (
+        tmp_path / "again" / "requests.csv"
+    ).read_bytes()
+    assert summary["other"] != summary["first"]
+    first_doc, other_doc = json.loads(summary["first"]), json.loads(summary["other"])
+    assert (first_doc["seed"], other_doc["seed"]) == (11, 12)
+    assert first_doc["metrics"]["latency_mean"] != other_doc["metrics"]["latency_mean"]
+    assert "seed 11" in first.stdout
+    assert "seed 12" in other.stdout
+    assert not (tmp_path / "first" / "spans.csv").exists()  # only with --spans
+
+    slow = json.loads((tmp_path / "variant" / "summary.json").read_text())
+    assert slow["scenario"] == "tiny[slow]"
+    # M/M/1 mean sojourn: 20ms at 10ms service, 60ms at 15ms with the same arrivals.
+    assert slow["metrics"]["latency_mean"]["mean"] > 2 * first_doc["metrics"]["latency_mean"]["mean"]
