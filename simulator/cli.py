@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from matplotlib.figure import Figure
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,9 +18,8 @@ from rich.table import Table
 from simulator.errors import ScenarioError
 from simulator.experiment import Experiment, run_experiment
 from simulator.loader import apply_variant, load_scenario
-from simulator.report import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary, write_report
 from simulator.scenario import Scenario
-from simulator.topology import draw_topology
+from simulator.tables import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary
 
 __all__ = ["app"]
 
@@ -108,6 +106,8 @@ def run(
             progress=lambda i, done: bar.update(task, completed=i + done),
         )
         bar.update(task, description="writing the report")
+        from simulator.report import write_report  # matplotlib is loaded only for commands that draw
+
         folder = out or Path("out") / scenario.stem
         try:
             write_report(experiment, folder, spans=spans)
@@ -139,6 +139,10 @@ def diagram(
     variant: VariantOpt = None,
 ) -> None:
     """Draw SCENARIO's call graph to a file."""
+    from matplotlib.figure import Figure
+
+    from simulator.topology import draw_topology
+
     loaded = _load(scenario, variant)
     figure = Figure(figsize=(9, 5), layout="constrained")
     formats = figure.canvas.get_supported_filetypes()

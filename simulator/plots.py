@@ -6,19 +6,18 @@ calls ``plt.show()``: notebooks display the returned figure, the report saves it
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+from simulator.figures import axes_or_new
 from simulator.timeseries import REQUEST_SCOPE
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 __all__ = ["plot_latency_cdf", "plot_latency_percentiles", "plot_throughput", "plot_utilization"]
-
-
-def _axes(ax: plt.Axes | None) -> plt.Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    return ax
 
 
 def _by_time(frame: pd.DataFrame, scope: str | None = None) -> pd.DataFrame:
@@ -26,9 +25,9 @@ def _by_time(frame: pd.DataFrame, scope: str | None = None) -> pd.DataFrame:
     return rows.groupby(["time", "scope"]).mean(numeric_only=True).reset_index()
 
 
-def plot_latency_cdf(requests: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_latency_cdf(requests: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Empirical CDF of successful requests' latency, one line per workload, log-scaled milliseconds."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     ok = requests[requests["status"] == "ok"]
     for name, group in ok.groupby("workload", observed=True):
         latency_ms = np.sort(group["latency"].to_numpy()) * 1e3
@@ -43,9 +42,9 @@ def plot_latency_cdf(requests: pd.DataFrame, ax: plt.Axes | None = None) -> plt.
     return ax
 
 
-def plot_latency_percentiles(series: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_latency_percentiles(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """End-to-end latency p50/p90/p99 per time bin (requests that finished in the bin)."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     rows = _by_time(series, REQUEST_SCOPE)
     for column, label in (("latency_p50", "p50"), ("latency_p90", "p90"), ("latency_p99", "p99")):
         ax.plot(rows["time"], rows[column] * 1e3, label=label)
@@ -57,9 +56,9 @@ def plot_latency_percentiles(series: pd.DataFrame, ax: plt.Axes | None = None) -
     return ax
 
 
-def plot_throughput(series: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Request arrivals, successful throughput and errors per second over time."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     rows = _by_time(series, REQUEST_SCOPE)
     ax.plot(rows["time"], rows["arrivals_per_s"], label="arrivals", alpha=0.6)
     ax.plot(rows["time"], rows["throughput_per_s"], label="successful")
@@ -72,9 +71,9 @@ def plot_throughput(series: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     return ax
 
 
-def plot_utilization(series: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each service's slots in use, over time."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     rows = _by_time(series[series["scope"] != REQUEST_SCOPE])
     for name, group in rows.groupby("scope"):
         ax.plot(group["time"], group["utilization"], label=str(name))

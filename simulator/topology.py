@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import networkx as nx
 
 from simulator.errors import Loc, Problem
+from simulator.figures import axes_or_new
 from simulator.scenario import (
     CLIENT,
     BranchStep,
@@ -26,6 +27,9 @@ from simulator.scenario import (
     SequenceStep,
     Step,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["CallSite", "build_topology", "call_sites", "check_topology", "draw_topology", "route_visits"]
 
@@ -158,7 +162,7 @@ def _route_label(routes: list[str], shown: int = 3) -> str:
     return ", ".join(routes[:shown]) + (f" +{len(routes) - shown}" if len(routes) > shown else "")
 
 
-def draw_topology(scenario: Scenario, ax: plt.Axes | None = None) -> plt.Axes:
+def draw_topology(scenario: Scenario, ax: Axes | None = None) -> Axes:
     """Draw the call graph left to right, from the client to the deepest dependency.
 
     Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the routes that use them.
@@ -168,9 +172,8 @@ def draw_topology(scenario: Scenario, ax: plt.Axes | None = None) -> plt.Axes:
         graph.nodes[node]["layer"] = max(
             (graph.nodes[p]["layer"] + 1 for p in graph.predecessors(node)), default=0
         )
-    if ax is None:
-        width = 3 + 2.2 * (1 + max(nx.get_node_attributes(graph, "layer").values()))
-        _, ax = plt.subplots(figsize=(width, 4.5), layout="constrained")
+    width = 3 + 2.2 * (1 + max(nx.get_node_attributes(graph, "layer").values()))
+    ax = axes_or_new(ax, figsize=(width, 4.5))
     position = nx.multipartite_layout(graph, subset_key="layer")
     colours = {
         "client": "#dddddd",

@@ -1,22 +1,31 @@
-"""Tests for ``servicelab sim`` run as a real program (``python -m simulator`` is the same Typer app).
+"""Tests for ``servicelab sim``: the real entry point, on real files.
 
 The promise under test: a user's mistake (a bad scenario, a bad flag, a missing file) prints a
 message on stderr and exits with code 1, never a traceback; a good run prints its tables and writes
-the documented report folder. Each test starts a fresh interpreter, so they are few and each checks a
-lot; the ones that simulate are marked ``slow``.
+the documented report folder. Most tests call the entry point (``run_app``, argv parsing, exit
+codes) in this interpreter, where an escaping exception fails the test outright; a few start the
+installed console script and ``python -m simulator`` as separate programs. Those that simulate for
+long are marked ``slow``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
+from servicelab_cli import run_app
+from simulator.cli import app as sim_app
 from simulator.errors import ScenarioError
 from simulator.loader import load_scenario
 
@@ -68,33 +77,37 @@ BAD = textwrap.dedent(
 )
 
 
-def _command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "simulator", *map(str, args)]
+@dataclass
+class Finished:
+    """What a run of the command left behind: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_command(*args), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+def _cli(*args: str | Path, cwd: Path) -> Finished:
+    """``servicelab sim ARGS`` in ``cwd``, run in this interpreter through the real entry point."""
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with (
+            redirect_stdout(out),
+            redirect_stderr(err),
+            patch.object(sys, "argv", ["servicelab", *map(str, args)]),
+        ):
+            try:
+                run_app(sim_app)
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        os.chdir(previous)
+    return Finished(code, out.getvalue(), err.getvalue())
 
 
-def _cli_all(commands: list[list[str | Path]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    """Run several invocations at once (each is mostly interpreter start-up) and wait for all."""
-    started = [
-        (
-            command,
-            subprocess.Popen(
-                _command(*command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            ),
-        )
-        for command in commands
-    ]
-    done = []
-    for command, process in started:
-        out, err = process.communicate(timeout=TIMEOUT)
-        done.append(subprocess.CompletedProcess(command, process.returncode, out, err))
-    return done
-
-
-def _assert_user_error(result: subprocess.CompletedProcess[str]) -> None:
+def _assert_user_error(result: Finished | subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert "Traceback" not in result.stdout
@@ -119,17 +132,17 @@ def test_validate_good_scenario(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_console_script_is_the_same_program(tmp_path: Path, tiny: Path) -> None:
-    script = Path(sys.executable).parent / "servicelab"
-    if not script.exists():
-        pytest.skip(f"no console script at {script}")
-    ok = subprocess.run(
-        [str(script), "sim", "validate", "tiny.yaml"], cwd=tmp_path, capture_output=True, text=True
-    )
+@pytest.mark.parametrize(
+    "program",
+    [[str(Path(sys.executable).parent / "servicelab"), "sim"], [sys.executable, "-m", "simulator"]],
+    ids=["console-script", "python-m"],
+)
+def test_installed_programs_behave_the_same(tmp_path: Path, tiny: Path, program: list[str]) -> None:
+    ok = subprocess.run([*program, "validate", "tiny.yaml"], cwd=tmp_path, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "tiny.yaml: valid" in ok.stdout
     usage = subprocess.run(
-        [str(script), "sim", "run", "tiny.yaml", "--replications", "0"],
+        [*program, "run", "tiny.yaml", "--replications", "0"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -315,15 +328,13 @@ def test_run_prints_the_tables_and_writes_the_report(tmp_path: Path, tiny: Path)
 @pytest.mark.slow
 def test_seed_reproduces_and_changes_the_numbers(tmp_path: Path, tiny: Path) -> None:
     common = ["--replications", "2", "--no-progress"]
-    first, again, other, variant = _cli_all(
-        [
-            ["run", "tiny.yaml", "--out", "first", "--seed", "11", *common],
-            ["run", "tiny.yaml", "--out", "again", "--seed", "11", *common],
-            ["run", "tiny.yaml", "--out", "other", "--seed", "12", *common],
-            ["run", "tiny.yaml", "--out", "variant", "--seed", "11", "--variant", "slow", *common],
-        ],
-        cwd=tmp_path,
-    )
+    commands = [
+        ["run", "tiny.yaml", "--out", "first", "--seed", "11", *common],
+        ["run", "tiny.yaml", "--out", "again", "--seed", "11", *common],
+        ["run", "tiny.yaml", "--out", "other", "--seed", "12", *common],
+        ["run", "tiny.yaml", "--out", "variant", "--seed", "11", "--variant", "slow", *common],
+    ]
+    first, again, other, variant = (_cli(*command, cwd=tmp_path) for command in commands)
     for result in (first, again, other, variant):
         assert result.returncode == 0, result.stderr
 
