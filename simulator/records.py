@@ -3,8 +3,9 @@
 The engine appends to typed ``array`` buffers (8 bytes a value, no Python object per value), which
 keeps a million-request run small; :class:`RunResult` turns them into pandas DataFrames on demand.
 
-``requests`` columns: ``request`` (id), ``workload`` (name), ``arrival`` and ``end`` (seconds of
-simulated time), ``latency`` (``end - arrival``, seconds), ``status`` (``ok`` or ``error``).
+``requests`` columns, one row per request in order of arrival: ``request`` (id, numbered in that
+order), ``workload`` (name), ``arrival`` and ``end`` (seconds of simulated time), ``latency``
+(``end - arrival``, seconds), ``status`` (``ok`` or ``error``).
 
 ``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
@@ -105,7 +106,7 @@ class RunResult:
             {"workload": self.workloads, "status": REQUEST_STATUS},
         )
         frame.insert(4, "latency", frame["end"] - frame["arrival"])
-        return frame
+        return frame.sort_values("request", ignore_index=True)  # recorded as they finish
 
     @cached_property
     def spans(self) -> pd.DataFrame:

@@ -48,6 +48,7 @@ def summary_document(experiment: Experiment) -> dict[str, object]:
         "duration_s": scenario.duration,
         "warmup_s": scenario.warmup,
         "confidence_level": 0.95,
+        "units": "times in seconds, rates per second, error_rate/utilization/rejected/p_wait as fractions",
         "metrics": cells(overall),
         "services": {name: cells(frame) for name, frame in services.items()},
     }
