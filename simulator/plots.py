@@ -42,45 +42,43 @@ def plot_latency_cdf(requests: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def _over_time(ax: Axes, lines: list[tuple[pd.Series, pd.Series, str]], ylabel: str, title: str) -> Axes:
+    """Draw ``(time, value, label)`` lines against simulated time, labelled and with a legend."""
+    for time, value, label in lines:
+        ax.plot(time, value, label=label)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
 def plot_latency_percentiles(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """End-to-end latency p50/p90/p99 per time bin (requests that finished in the bin)."""
-    ax = axes_or_new(ax)
     rows = _by_time(series, REQUEST_SCOPE)
-    for column, label in (("latency_p50", "p50"), ("latency_p90", "p90"), ("latency_p99", "p99")):
-        ax.plot(rows["time"], rows[column] * 1e3, label=label)
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("latency (ms)")
-    ax.set_title("Latency percentiles over time")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return ax
+    lines = [(rows["time"], rows[f"latency_{q}"] * 1e3, q) for q in ("p50", "p90", "p99")]
+    return _over_time(axes_or_new(ax), lines, "latency (ms)", "Latency percentiles over time")
 
 
 def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Request arrivals, successful throughput and errors per second over time."""
-    ax = axes_or_new(ax)
     rows = _by_time(series, REQUEST_SCOPE)
-    ax.plot(rows["time"], rows["arrivals_per_s"], label="arrivals", alpha=0.6)
-    ax.plot(rows["time"], rows["throughput_per_s"], label="successful")
-    ax.plot(rows["time"], rows["errors_per_s"], label="errors")
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("requests per second")
-    ax.set_title("Throughput over time")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return ax
+    lines = [
+        (rows["time"], rows[column], label)
+        for column, label in (
+            ("arrivals_per_s", "arrivals"),
+            ("throughput_per_s", "successful"),
+            ("errors_per_s", "errors"),
+        )
+    ]
+    return _over_time(axes_or_new(ax), lines, "requests per second", "Throughput over time")
 
 
 def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each service's slots in use, over time."""
-    ax = axes_or_new(ax)
     rows = _by_time(series[series["scope"] != REQUEST_SCOPE])
-    for name, group in rows.groupby("scope"):
-        ax.plot(group["time"], group["utilization"], label=str(name))
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("utilization (busy slots / slots)")
+    lines = [(group["time"], group["utilization"], str(name)) for name, group in rows.groupby("scope")]
+    ax = _over_time(axes_or_new(ax), lines, "utilization (busy slots / slots)", "Utilization over time")
     ax.set_ylim(0, 1.05)
-    ax.set_title("Utilization over time")
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="service", fontsize=8)
     return ax
