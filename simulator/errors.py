@@ -31,10 +31,11 @@ class Problem:
         return format_path(self.loc)
 
     def render(self, source: str | None = None) -> str:
-        where = self.path
-        if self.line is not None:
-            where += f" ({source or 'line'}:{self.line})" if source else f" (line {self.line})"
-        return f"• {where}: {self.message}"
+        """``• path (file:line): message``; a problem with the whole file names only the line."""
+        place = None if self.line is None else (f"{source}:{self.line}" if source else f"line {self.line}")
+        if not self.loc:
+            return f"• {place}: {self.message}" if place else f"• {self.message}"
+        return f"• {self.path} ({place}): {self.message}" if place else f"• {self.path}: {self.message}"
 
 
 class ScenarioError(ValueError):
