@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simulator.comparison import BASE, Comparison, run_comparison
 from simulator.errors import ScenarioError
-from simulator.experiment import Experiment, run_experiment
 from simulator.loader import apply_variant, load_scenario
 from simulator.scenario import Scenario
 from simulator.tables import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary
@@ -42,31 +42,51 @@ def _fail(message: str) -> NoReturn:
 def _load(path: Path, variant: str | None = None) -> Scenario:
     try:
         scenario = load_scenario(path)
-        return apply_variant(scenario, variant, path.parent) if variant else scenario
+        return apply_variant(scenario, variant, path.parent) if variant and variant != BASE else scenario
     except ScenarioError as error:
         _fail(error.render())
 
 
-def _tables(experiment: Experiment) -> tuple[Table, Table]:
-    overall, services = split_summary(experiment.summary)
-    runs = len(experiment.results)
-    title = (
-        f"{experiment.scenario.name} — {runs} replication{'s' if runs != 1 else ''}, seed {experiment.seed}"
-    )
-    headline = Table(title=title, caption="mean ± 95% CI half-width" if runs > 1 else None)
-    headline.add_column("metric")
-    headline.add_column("value", justify="right")
+def _headline(comparison: Comparison) -> Table:
+    base = comparison.base
+    runs = len(base.results)
+    title = f"{base.scenario.name} — {runs} replication{'s' if runs != 1 else ''}, seed {base.seed}"
+    table = Table(title=title, caption="mean ± 95% CI half-width" if runs > 1 else None)
+    table.add_column("metric")
+    overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
+    for name in comparison.names:
+        table.add_column(name if len(comparison.names) > 1 else "value", justify="right")
     for key, (label, unit, scale) in HEADLINE.items():
-        headline.add_row(f"{label} ({unit})", format_interval(overall.loc[key], scale))
-    per_service = Table(title="services")
-    per_service.add_column("service")
-    for label, unit, _ in SERVICE_COLUMNS.values():
-        per_service.add_column(f"{label} ({unit})", justify="right")
-    for name, frame in services.items():
-        per_service.add_row(
-            name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in SERVICE_COLUMNS.items())
+        table.add_row(
+            f"{label} ({unit})", *(format_interval(overall[n].loc[key], scale) for n in comparison.names)
         )
-    return headline, per_service
+    return table
+
+
+def _services(comparison: Comparison) -> Table:
+    """Every service column for a single run; utilization per variant for a comparison."""
+    if len(comparison.names) == 1:
+        table = Table(title="services")
+        table.add_column("service")
+        for label, unit, _ in SERVICE_COLUMNS.values():
+            table.add_column(f"{label} ({unit})", justify="right")
+        for name, frame in split_summary(comparison.base.summary)[1].items():
+            table.add_row(
+                name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in SERVICE_COLUMNS.items())
+            )
+        return table
+    label, unit, scale = SERVICE_COLUMNS["utilization"]
+    table = Table(title=f"{label} by service ({unit})")
+    table.add_column("service")
+    services = {name: split_summary(e.summary)[1] for name, e in comparison.experiments.items()}
+    for name in comparison.names:
+        table.add_column(name, justify="right")
+    for service in services[comparison.names[0]]:
+        table.add_row(
+            service,
+            *(format_interval(services[n][service].loc["utilization"], scale) for n in comparison.names),
+        )
+    return table
 
 
 @app.command()
@@ -79,14 +99,27 @@ def run(
         int | None, typer.Option(min=1, help="Number of replications [default: the scenario's].")
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario's seed.")] = None,
-    variant: VariantOpt = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help=f"Run only this variant ('{BASE}' is the scenario as written); repeat to compare several "
+            "[default: the base and every variant].",
+        ),
+    ] = None,
     spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
     ] = None,
 ) -> None:
-    """Simulate SCENARIO, print its summary and write the report folder."""
-    loaded = _load(scenario, variant)
+    """Simulate SCENARIO (and its variants, side by side), print the summary and write the report folder."""
+    loaded = _load(scenario)
+    names = variant or [BASE, *loaded.variants]
+    unknown = [name for name in names if name != BASE and name not in loaded.variants]
+    if unknown:
+        known = ", ".join([BASE, *loaded.variants])
+        _fail(f"{scenario}: no variant {unknown[0]!r}; known: {known}")
     runs = replications or loaded.replications
     show = sys.stderr.isatty() if progress is None else progress
     with Progress(
@@ -98,24 +131,27 @@ def run(
         disable=not show,
         transient=True,
     ) as bar:
-        task = bar.add_task(f"simulating {loaded.name}", total=runs)
-        experiment = run_experiment(
-            loaded,
-            replications=runs,
-            seed=seed,
-            progress=lambda i, done: bar.update(task, completed=i + done),
-        )
+        task = bar.add_task(f"simulating {loaded.name}", total=runs * len(names))
+
+        def tick(name: str, replication: int, done: float) -> None:
+            bar.update(task, completed=names.index(name) * runs + replication + done, description=name)
+
+        try:
+            comparison = run_comparison(
+                loaded, names, replications=runs, seed=seed, progress=tick, base_dir=scenario.parent
+            )
+        except ScenarioError as error:
+            _fail(error.render())
         bar.update(task, description="writing the report")
         from simulator.report import write_report  # matplotlib is loaded only for commands that draw
 
         folder = out or Path("out") / scenario.stem
         try:
-            write_report(experiment, folder, spans=spans)
+            write_report(comparison, folder, spans=spans)
         except OSError as error:
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
-    headline, per_service = _tables(experiment)
-    console.print(headline)
-    console.print(per_service)
+    console.print(_headline(comparison))
+    console.print(_services(comparison))
     console.print(f"report: {folder / 'report.md'}")
 
 

@@ -1,7 +1,9 @@
 """Plots of a run's tables. Each takes a DataFrame (and an optional Axes), draws, and returns the Axes.
 
-Frames with a ``replication`` column are averaged across replications bin by bin. No function here
-calls ``plt.show()``: notebooks display the returned figure, the report saves it.
+Frames with a ``replication`` column are averaged across replications bin by bin. Frames with a
+``variant`` column holding several variants are drawn as a comparison: one line (or bar) per
+variant. No function here calls ``plt.show()``: notebooks display the returned figure, the report
+saves it.
 """
 
 from __future__ import annotations
@@ -20,16 +22,30 @@ if TYPE_CHECKING:
 __all__ = ["plot_latency_cdf", "plot_latency_percentiles", "plot_throughput", "plot_utilization"]
 
 
+def variants_in(frame: pd.DataFrame) -> list[str]:
+    """The variants a frame compares, in order of appearance; empty when it holds only one."""
+    if "variant" not in frame:
+        return []
+    names = list(dict.fromkeys(frame["variant"]))
+    return names if len(names) > 1 else []
+
+
 def _by_time(frame: pd.DataFrame, scope: str | None = None) -> pd.DataFrame:
     rows = frame if scope is None else frame[frame["scope"] == scope]
-    return rows.groupby(["time", "scope"]).mean(numeric_only=True).reset_index()
+    keys = ["variant", "time", "scope"] if "variant" in rows else ["time", "scope"]
+    return rows.groupby(keys, sort=False).mean(numeric_only=True).reset_index()
 
 
 def plot_latency_cdf(requests: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Empirical CDF of successful requests' latency, one line per workload, log-scaled milliseconds."""
+    """Empirical CDF of successful requests' latency, log-scaled milliseconds.
+
+    One line per variant when the frame compares variants, otherwise one per workload.
+    """
     ax = axes_or_new(ax)
     ok = requests[requests["status"] == "ok"]
-    for name, group in ok.groupby("workload", observed=True):
+    by = "variant" if variants_in(requests) else "workload"
+    groups = ok.groupby(by, observed=True, sort=by == "workload")  # workloads in scenario order
+    for name, group in groups:
         latency_ms = np.sort(group["latency"].to_numpy()) * 1e3
         ax.plot(latency_ms, np.arange(1, len(latency_ms) + 1) / len(latency_ms), label=str(name))
     ax.set_xscale("log")
@@ -37,8 +53,8 @@ def plot_latency_cdf(requests: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("fraction of requests ≤ latency")
     ax.set_title("Latency CDF")
     ax.grid(True, which="both", alpha=0.3)
-    if ok["workload"].nunique() > 1:
-        ax.legend(title="workload")
+    if groups.ngroups > 1:
+        ax.legend(title=by)
     return ax
 
 
@@ -54,16 +70,31 @@ def _over_time(ax: Axes, lines: list[tuple[pd.Series, pd.Series, str]], ylabel: 
     return ax
 
 
+def _per_variant(
+    rows: pd.DataFrame, column: str, scale: float = 1.0
+) -> list[tuple[pd.Series, pd.Series, str]]:
+    return [
+        (group["time"], group[column] * scale, str(name))
+        for name, group in rows.groupby("variant", sort=False)
+    ]
+
+
 def plot_latency_percentiles(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """End-to-end latency p50/p90/p99 per time bin (requests that finished in the bin)."""
+    """End-to-end latency per time bin (requests that finished in it): p50/p90/p99, or p99 per variant."""
     rows = _by_time(series, REQUEST_SCOPE)
+    if variants_in(series):
+        lines = _per_variant(rows, "latency_p99", 1e3)
+        return _over_time(axes_or_new(ax), lines, "p99 latency (ms)", "p99 latency over time")
     lines = [(rows["time"], rows[f"latency_{q}"] * 1e3, q) for q in ("p50", "p90", "p99")]
     return _over_time(axes_or_new(ax), lines, "latency (ms)", "Latency percentiles over time")
 
 
 def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Request arrivals, successful throughput and errors per second over time."""
+    """Arrivals, successful throughput and errors per second; successful throughput per variant."""
     rows = _by_time(series, REQUEST_SCOPE)
+    if variants_in(series):
+        lines = _per_variant(rows, "throughput_per_s")
+        return _over_time(axes_or_new(ax), lines, "successful requests per second", "Throughput over time")
     lines = [
         (rows["time"], rows[column], label)
         for column, label in (
@@ -76,9 +107,25 @@ def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Fraction of each service's slots in use, over time."""
-    rows = _by_time(series[series["scope"] != REQUEST_SCOPE])
-    lines = [(group["time"], group["utilization"], str(name)) for name, group in rows.groupby("scope")]
-    ax = _over_time(axes_or_new(ax), lines, "utilization (busy slots / slots)", "Utilization over time")
+    """Fraction of each service's slots in use: over time, or as mean bars per variant when comparing."""
+    services = series[series["scope"] != REQUEST_SCOPE]
+    variants = variants_in(series)
+    if not variants:
+        rows = _by_time(services)
+        lines = [(group["time"], group["utilization"], str(name)) for name, group in rows.groupby("scope")]
+        ax = _over_time(axes_or_new(ax), lines, "utilization (busy slots / slots)", "Utilization over time")
+        ax.set_ylim(0, 1.05)
+        return ax
+    ax = axes_or_new(ax)
+    means = services.groupby(["scope", "variant"], sort=False)["utilization"].mean().unstack("variant")
+    names = list(means.index)
+    width = 0.8 / len(variants)
+    for offset, variant in enumerate(variants):
+        ax.bar(np.arange(len(names)) + offset * width, means[variant], width, label=variant)
+    ax.set_xticks(np.arange(len(names)) + width * (len(variants) - 1) / 2, names)
+    ax.set_ylabel("mean utilization (busy slots / slots)")
     ax.set_ylim(0, 1.05)
+    ax.set_title("Utilization by service and variant")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(title="variant", fontsize=8)
     return ax

@@ -1,10 +1,13 @@
-"""Writing an experiment to a folder: the tables, the summary, the plots and a Markdown report.
+"""Writing a run to a folder: the tables, the summary, the plots and a Markdown report.
 
-Files: ``summary.json`` (settings and every metric's mean and 95% interval), ``requests.csv`` (one
-row per request, with ``replication``), optionally ``spans.csv`` (one row per call: several times
-the requests, so written only when asked for), ``timeseries.csv`` (per-bin series,
-see :mod:`simulator.timeseries`), ``latency_cdf.png``, ``latency_over_time.png``, ``throughput.png``,
-``utilization.png``, ``diagram.png`` and ``report.md`` tying them together.
+A run is a :class:`~simulator.comparison.Comparison`: the base scenario and any variants, side by
+side (one variant is just a comparison of one). Files: ``summary.json`` (settings, every metric's
+mean and 95% interval per variant, and paired differences from the first variant), ``requests.csv``
+(one row per request, with ``variant`` and ``replication``), optionally ``spans.csv`` (one row per
+call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
+series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
+``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
+together.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from simulator.experiment import Experiment
+from simulator.comparison import Comparison
 from simulator.plots import (
     plot_latency_cdf,
     plot_latency_percentiles,
@@ -28,96 +31,142 @@ from simulator.topology import draw_topology
 
 __all__ = ["summary_document", "write_report"]
 
+UNITS = "times in seconds, rates per second, error_rate/utilization/rejected/p_wait as fractions"
+
 
 def _clean(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def summary_document(experiment: Experiment) -> dict[str, object]:
-    """The JSON-ready summary: settings, then each metric as ``{mean, low, high}``."""
-    scenario = experiment.scenario
-    overall, services = split_summary(experiment.summary)
+def _cells(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    return {m: {k: _clean(frame.loc[m, k]) for k in ("mean", "low", "high")} for m in frame.index}
 
-    def cells(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-        return {m: {k: _clean(frame.loc[m, k]) for k in ("mean", "low", "high")} for m in frame.index}
 
+def summary_document(comparison: Comparison) -> dict[str, object]:
+    """The JSON-ready summary: settings, then per variant each metric as ``{mean, low, high}``."""
+    base = comparison.base
+    variants = {}
+    for name, experiment in comparison.experiments.items():
+        overall, services = split_summary(experiment.summary)
+        variants[name] = {
+            "scenario": experiment.scenario.name,
+            "metrics": _cells(overall),
+            "services": {service: _cells(frame) for service, frame in services.items()},
+        }
+    differences = {
+        metric: _cells(comparison.differences(metric)) for metric in HEADLINE if len(comparison.names) > 1
+    }
     return {
-        "scenario": scenario.name,
-        "seed": experiment.seed,
-        "replications": len(experiment.results),
-        "duration_s": scenario.duration,
-        "warmup_s": scenario.warmup,
+        "scenario": base.scenario.name,
+        "seed": base.seed,
+        "replications": len(base.results),
+        "duration_s": base.scenario.duration,
+        "warmup_s": base.scenario.warmup,
         "confidence_level": 0.95,
-        "units": "times in seconds, rates per second, error_rate/utilization/rejected/p_wait as fractions",
-        "metrics": cells(overall),
-        "services": {name: cells(frame) for name, frame in services.items()},
+        "units": UNITS,
+        "variants": variants,
+        "differences_from": comparison.names[0] if differences else None,
+        "differences": differences,
     }
 
 
-def _markdown(experiment: Experiment, figures: list[tuple[str, str]]) -> str:
-    scenario = experiment.scenario
-    overall, services = split_summary(experiment.summary)
+def _headline_table(comparison: Comparison) -> list[str]:
+    names = comparison.names
+    lines = [f"| metric | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
+    overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
+    for key, (label, unit, scale) in HEADLINE.items():
+        cells = " | ".join(format_interval(overall[n].loc[key], scale, brackets=True) for n in names)
+        lines.append(f"| {label} ({unit}) | {cells} |")
+    return lines
+
+
+def _differences_table(comparison: Comparison) -> list[str]:
+    others = comparison.names[1:]
     lines = [
-        f"# {scenario.name}",
+        f"Paired differences from `{comparison.names[0]}` (same random numbers, per replication):",
         "",
-        scenario.description.strip(),
-        "",
-        f"{len(experiment.results)} replication(s), seed {experiment.seed}, "
-        f"{scenario.duration:g} s simulated each with {scenario.warmup:g} s of warm-up left out.",
-        "Intervals are 95% Student-t confidence intervals across replications;",
-        "latency is over successful requests.",
-        "",
-        "| metric | value [95% CI] |",
-        "|---|---|",
+        f"| metric | {' | '.join(others)} |",
+        "|---" * (len(others) + 1) + "|",
     ]
-    lines += [
-        f"| {label} ({unit}) | {format_interval(overall.loc[key], scale, brackets=True)} |"
-        for key, (label, unit, scale) in HEADLINE.items()
-    ]
+    for key, (label, unit, scale) in HEADLINE.items():
+        table = comparison.differences(key)
+        cells = " | ".join(format_interval(table.loc[n], scale, brackets=True) for n in others)
+        lines.append(f"| Δ {label} ({unit}) | {cells} |")
+    return lines
+
+
+def _services_table(summary: pd.DataFrame) -> list[str]:
     header = " | ".join(f"{label} ({unit})" for label, unit, _ in SERVICE_COLUMNS.values())
-    lines += ["", "## Services", "", f"| service | {header} |", "|---" * (len(SERVICE_COLUMNS) + 1) + "|"]
-    for name, frame in services.items():
+    lines = [f"| service | {header} |", "|---" * (len(SERVICE_COLUMNS) + 1) + "|"]
+    for name, frame in split_summary(summary)[1].items():
         cells = " | ".join(
             format_interval(frame.loc[key], scale, brackets=True)
             for key, (_, _, scale) in SERVICE_COLUMNS.items()
         )
         lines.append(f"| {name} | {cells} |")
-    lines += ["", "## Plots", ""]
+    return lines
+
+
+def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
+    base = comparison.base
+    scenario = base.scenario
+    compared = len(comparison.names) > 1
+    lines = [
+        f"# {scenario.name}",
+        "",
+        scenario.description.strip(),
+        "",
+        f"{len(base.results)} replication(s), seed {base.seed}, "
+        f"{scenario.duration:g} s simulated each with {scenario.warmup:g} s of warm-up left out.",
+        "Intervals are 95% Student-t confidence intervals across replications;",
+        "latency is over successful requests.",
+    ]
+    if compared:
+        lines += ["Variants share their random numbers, so their differences are paired.", "", "## Variants"]
+    lines += ["", *_headline_table(comparison), ""]
+    if compared:
+        lines += [*_differences_table(comparison), ""]
+    for name, experiment in comparison.experiments.items():
+        lines += [
+            f"## Services{f' ({name})' if compared else ''}",
+            "",
+            *_services_table(experiment.summary),
+            "",
+        ]
+    lines += ["## Plots", ""]
     lines += [f"![{title}]({file})\n" for file, title in figures]
     lines += [
         "## Files",
         "",
         "`summary.json`, `requests.csv`, `timeseries.csv` and, with `--spans`, `spans.csv`",
-        "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`).",
+        "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
+        "every table has `variant` and `replication` columns).",
         "",
     ]
     return "\n".join(lines)
 
 
-def write_report(experiment: Experiment, out: Path, spans: bool = False) -> list[Path]:
+def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list[Path]:
     """Write the report's files into ``out`` (created if needed) and return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary_document(experiment), indent=2) + "\n")
+    summary_path.write_text(json.dumps(summary_document(comparison), indent=2) + "\n")
     written.append(summary_path)
-    tables = {"requests": experiment.requests, "timeseries": experiment.timeseries}
+    tables = {"requests": comparison.requests, "timeseries": comparison.timeseries}
     if spans:
-        tables["spans"] = experiment.spans
+        tables["spans"] = comparison.spans()
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         frame.round(9).to_csv(path, index=False)
         written.append(path)
+    requests, series = comparison.requests, comparison.timeseries
     figures = [
-        ("diagram.png", "Call graph", lambda ax: draw_topology(experiment.scenario, ax)),
-        ("latency_cdf.png", "Latency CDF", lambda ax: plot_latency_cdf(experiment.requests, ax)),
-        (
-            "latency_over_time.png",
-            "Latency percentiles over time",
-            lambda ax: plot_latency_percentiles(experiment.timeseries, ax),
-        ),
-        ("throughput.png", "Throughput over time", lambda ax: plot_throughput(experiment.timeseries, ax)),
-        ("utilization.png", "Utilization over time", lambda ax: plot_utilization(experiment.timeseries, ax)),
+        ("diagram.png", "Call graph", lambda ax: draw_topology(comparison.base.scenario, ax)),
+        ("latency_cdf.png", "Latency CDF", lambda ax: plot_latency_cdf(requests, ax)),
+        ("latency_over_time.png", "Latency over time", lambda ax: plot_latency_percentiles(series, ax)),
+        ("throughput.png", "Throughput over time", lambda ax: plot_throughput(series, ax)),
+        ("utilization.png", "Utilization", lambda ax: plot_utilization(series, ax)),
     ]
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
@@ -125,6 +174,6 @@ def write_report(experiment: Experiment, out: Path, spans: bool = False) -> list
         figure.savefig(out / file, dpi=110)
         written.append(out / file)
     report = out / "report.md"
-    report.write_text(_markdown(experiment, [(f, t) for f, t, _ in figures]))
+    report.write_text(_markdown(comparison, [(f, t) for f, t, _ in figures]))
     written.append(report)
     return written

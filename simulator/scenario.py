@@ -33,6 +33,7 @@ from simulator.distributions import Distribution
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 
 __all__ = [
+    "BASE",
     "CLIENT",
     "BranchOption",
     "BranchStep",
@@ -51,6 +52,9 @@ __all__ = [
 
 CLIENT = "client"
 """The caller of a route's top-level steps: the outside world sending the workload."""
+
+BASE = "base"
+"""The name of the scenario as written among its variants (so no variant may take it)."""
 
 Latency = Annotated[Duration | Distribution, Field(union_mode="left_to_right")]
 """A fixed one-way delay (``"2ms"``) or a distribution of delays."""
@@ -197,6 +201,13 @@ class Scenario(StrictModel):
         if duration is not None and warmup >= duration:
             raise ValueError(f"warmup ({warmup:g}s) must be shorter than duration ({duration:g}s)")
         return warmup
+
+    @field_validator("variants")
+    @classmethod
+    def _base_is_reserved(cls, variants: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if BASE in variants:
+            raise ValueError(f"the variant name {BASE!r} is reserved for the scenario as written")
+        return variants
 
     @field_validator("routes")
     @classmethod

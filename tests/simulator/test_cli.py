@@ -221,7 +221,7 @@ def test_usage_error_exits_1_without_traceback(
 def test_unknown_variant_names_the_known_ones(tmp_path: Path, tiny: Path) -> None:
     result = _cli("run", "tiny.yaml", "--variant", "fast", "--no-progress", cwd=tmp_path)
     _assert_user_error(result)
-    assert "no variant 'fast'; known: slow" in result.stderr
+    assert "no variant 'fast'; known: base, slow" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -248,7 +248,7 @@ def test_diagram_into_a_file_instead_of_a_folder_is_a_user_error(tmp_path: Path,
 
 # --- run ---------------------------------------------------------------------------------------
 
-REQUEST_COLUMNS = {"request", "workload", "arrival", "latency", "end", "status", "replication"}
+REQUEST_COLUMNS = {"request", "workload", "arrival", "latency", "end", "status", "replication", "variant"}
 SPAN_COLUMNS = {"request", "service", "replica", "arrival", "start", "end", "wait", "sojourn", "status"}
 PNGS = ["diagram.png", "latency_cdf.png", "latency_over_time.png", "throughput.png", "utilization.png"]
 
@@ -274,40 +274,50 @@ def test_run_prints_the_tables_and_writes_the_report(tmp_path: Path, tiny: Path)
     assert "server" in result.stdout
     assert f"report: {Path('out') / 'report.md'}" in result.stdout
 
-    # summary.json
+    # summary.json: the base and its one variant, side by side.
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "tiny"
     assert summary["seed"] == 7
     assert summary["replications"] == 2
     assert summary["duration_s"] == 20.0
     assert summary["warmup_s"] == 2.0
+    assert list(summary["variants"]) == ["base", "slow"]
+    base = summary["variants"]["base"]
     for metric in ("throughput", "latency_p99", "latency_mean", "error_rate"):
-        cell = summary["metrics"][metric]
+        cell = base["metrics"][metric]
         assert set(cell) == {"mean", "low", "high"}
         assert cell["low"] <= cell["mean"] <= cell["high"]
-    assert 40 < summary["metrics"]["throughput"]["mean"] < 60  # Poisson 50/s, all served
-    assert summary["metrics"]["error_rate"]["mean"] == 0.0
-    assert 0.01 < summary["metrics"]["latency_mean"]["mean"] < 0.04  # M/M/1: 10ms / (1 - 0.5) = 20ms
-    assert list(summary["services"]) == ["server"]
-    server = summary["services"]["server"]
+    assert 40 < base["metrics"]["throughput"]["mean"] < 60  # Poisson 50/s, all served
+    assert base["metrics"]["error_rate"]["mean"] == 0.0
+    assert 0.01 < base["metrics"]["latency_mean"]["mean"] < 0.04  # M/M/1: 10ms / (1 - 0.5) = 20ms
+    assert list(base["services"]) == ["server"]
+    server = base["services"]["server"]
     assert {"utilization", "arrival_rate", "wait", "sojourn", "rejected"} <= set(server)
     assert 0.3 < server["utilization"]["mean"] < 0.7
+    # Paired difference: M/M/1 at 15 ms service (rho 0.75) has W = 60 ms, 40 ms more than the base;
+    # two 18-second replications pin it down only roughly, so check the sign and the size loosely.
+    assert summary["differences_from"] == "base"
+    slower = summary["differences"]["latency_mean"]["slow"]
+    assert slower["low"] <= slower["mean"] <= slower["high"]
+    assert 0.02 < slower["mean"] < 0.06
 
     # requests.csv: every request of both replications; those arriving in the window are the count.
     requests = _read_csv(out / "requests.csv")
     assert set(requests[0]) == REQUEST_COLUMNS
     assert {row["replication"] for row in requests} == {"0", "1"}
+    assert {row["variant"] for row in requests} == {"base", "slow"}
+    requests = [row for row in requests if row["variant"] == "base"]
     assert {row["workload"] for row in requests} == {"main"}
     assert {row["status"] for row in requests} == {"ok"}
     for row in requests[:200]:
         assert float(row["latency"]) == pytest.approx(float(row["end"]) - float(row["arrival"]), abs=1e-8)
     inside = [row for row in requests if 2.0 <= float(row["arrival"]) < 20.0]
-    assert len(inside) == pytest.approx(2 * summary["metrics"]["requests"]["mean"])
+    assert len(inside) == pytest.approx(2 * base["metrics"]["requests"]["mean"])
     assert len(requests) > len(inside)  # the warm-up's requests are written too
 
     # spans.csv: one call per request in this one-service route.
-    spans = _read_csv(out / "spans.csv")
-    assert SPAN_COLUMNS | {"replication"} == set(spans[0])
+    spans = [row for row in _read_csv(out / "spans.csv") if row["variant"] == "base"]
+    assert SPAN_COLUMNS | {"replication", "variant"} == set(spans[0])
     assert len(spans) == len(requests)
     assert {row["service"] for row in spans} == {"server"}
 
@@ -344,14 +354,16 @@ def test_seed_reproduces_and_changes_the_numbers(tmp_path: Path, tiny: Path) -> 
         tmp_path / "again" / "requests.csv"
     ).read_bytes()
     assert summary["other"] != summary["first"]
-    first_doc, other_doc = json.loads(summary["first"]), json.loads(summary["other"])
-    assert (first_doc["seed"], other_doc["seed"]) == (11, 12)
+    first_doc, other_doc = (json.loads(summary[name])["variants"]["base"] for name in ("first", "other"))
+    assert (json.loads(summary["first"])["seed"], json.loads(summary["other"])["seed"]) == (11, 12)
     assert first_doc["metrics"]["latency_mean"] != other_doc["metrics"]["latency_mean"]
     assert "seed 11" in first.stdout
     assert "seed 12" in other.stdout
     assert not (tmp_path / "first" / "spans.csv").exists()  # only with --spans
 
-    slow = json.loads((tmp_path / "variant" / "summary.json").read_text())
+    only_slow = json.loads((tmp_path / "variant" / "summary.json").read_text())
+    assert list(only_slow["variants"]) == ["slow"]
+    slow = only_slow["variants"]["slow"]
     assert slow["scenario"] == "tiny[slow]"
     # M/M/1 mean sojourn: 20ms at 10ms service, 60ms at 15ms with the same arrivals.
     assert slow["metrics"]["latency_mean"]["mean"] > 2 * first_doc["metrics"]["latency_mean"]["mean"]
