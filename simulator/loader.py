@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from patterns.balancing import POLICIES
 from simulator.errors import Loc, Problem, ScenarioError
 from simulator.scenario import Scenario
 from simulator.topology import check_topology
@@ -86,7 +87,9 @@ def _walk(loc: Loc, data: Any) -> tuple[int, Loc]:
 
 
 def _is_tag(part: str | int) -> bool:
-    return isinstance(part, str) and (part in _TAGS or "[" in part or part.startswith("function-"))
+    return isinstance(part, str) and (
+        part in _TAGS or part in POLICIES or "[" in part or part.startswith("function-")
+    )
 
 
 _TAGS = {

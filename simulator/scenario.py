@@ -29,8 +29,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from simulator.arrivals import ArrivalProcess
+from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
 from simulator.distributions import Distribution
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
+from simulator.popularity import Popularity
 
 __all__ = [
     "BASE",
@@ -42,7 +44,9 @@ __all__ = [
     "Latency",
     "LoopStep",
     "Network",
+    "NoisyNeighbour",
     "ParallelStep",
+    "ReplicaProfile",
     "Scenario",
     "SequenceStep",
     "Service",
@@ -130,11 +134,32 @@ for _model in (CallStep, SequenceStep, ParallelStep, BranchOption, BranchStep, L
     _model.model_rebuild()
 
 
+class NoisyNeighbour(StrictModel):
+    """Something else on the replica's host that comes and goes: busy and quiet spells alternate.
+
+    Spells last exponential times with the given means; while busy, the replica's work takes
+    ``slowdown`` times longer.
+    """
+
+    slowdown: float = Field(gt=1, allow_inf_nan=False)
+    busy: PositiveDuration
+    quiet: PositiveDuration
+
+
+class ReplicaProfile(StrictModel):
+    """How one replica differs from its siblings: a slower machine, a noisy neighbour, or both."""
+
+    slowdown: float = Field(1.0, gt=0, allow_inf_nan=False)
+    noisy: NoisyNeighbour | None = None
+
+
 class Service(StrictModel):
     """A deployed service: ``replicas`` instances, each serving ``concurrency`` requests at once.
 
-    A request that finds every slot of its replica busy waits in that replica's FIFO queue; when
-    ``queue_capacity`` waiting requests are already there it is rejected at once.
+    A call is routed to a replica by the service's ``balancer`` (round robin unless said otherwise);
+    if every slot of that replica is busy it waits in the replica's FIFO queue, and when
+    ``queue_capacity`` waiting calls are already there it is rejected at once. ``replica_profiles``
+    makes replicas unequal (by index), which is where balancing policies start to differ.
     """
 
     replicas: int = Field(1, ge=1, le=100_000)
@@ -142,6 +167,21 @@ class Service(StrictModel):
     queue_capacity: int | None = Field(None, ge=0)
     service_time: Distribution
     kind: Literal["service", "gateway", "database", "cache", "broker"] = "service"
+    balancer: Balancer = Field(default_factory=RoundRobinConfig)
+    replica_profiles: dict[int, ReplicaProfile] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _replicas_exist(self) -> Service:
+        named = {"replica_profiles": set(self.replica_profiles)}
+        if isinstance(self.balancer, WeightedRoundRobinConfig):
+            named["balancer.weights"] = set(self.balancer.weights)
+        for field, indices in named.items():
+            outside = sorted(i for i in indices if not 0 <= i < self.replicas)
+            if outside:
+                raise ValueError(
+                    f"{field} names replica {outside[0]}, but replicas are numbered 0..{self.replicas - 1}"
+                )
+        return self
 
 
 class Edge(StrictModel):
@@ -158,7 +198,11 @@ class Network(StrictModel):
 
 
 class Workload(StrictModel):
-    """Traffic on one route: open-loop ``arrivals`` or closed-loop ``users`` who think between requests."""
+    """Traffic on one route: open-loop ``arrivals`` or closed-loop ``users`` who think between requests.
+
+    ``clients`` and ``keys`` give each request a sender and a resource drawn from finite populations
+    (Zipf popularity): what session affinity, per-client limits and caches key on.
+    """
 
     name: str | None = None
     route: str
@@ -166,6 +210,8 @@ class Workload(StrictModel):
     users: int | None = Field(None, ge=1, le=1_000_000)
     think_time: Distribution | None = None
     limit: int | None = Field(None, ge=1)
+    clients: Popularity | None = None
+    keys: Popularity | None = None
 
     @model_validator(mode="after")
     def _open_or_closed(self) -> Workload:

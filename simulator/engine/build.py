@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import simpy
 
-from simulator.distributions import Deterministic, Distribution, Uniform, sampler
+from simulator.balancer import build_policy
+from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
 from simulator.engine.calls import CallNode
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
-from simulator.engine.stations import Station
+from simulator.engine.stations import Neighbour, Replica, Station
 from simulator.records import Recorder, RunResult
 from simulator.scenario import (
     CLIENT,
@@ -43,11 +45,8 @@ class Engine:
         self.last_stop = 0.0
         self.running: set[Source] = set()
         self.service_names = tuple(scenario.services)
-        self.stations = {
-            name: Station(self.env, self.recorder, code, s.replicas, s.concurrency, s.queue_capacity)
-            for code, (name, s) in enumerate(scenario.services.items())
-        }
         self._samplers: dict[str, Callable[[], float]] = {}
+        self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -66,7 +65,29 @@ class Engine:
                     workload.users or 0,
                     self.sampler(f"think:{names[code]}", think),
                 )
+            for attribute, popularity in (("next_client", workload.clients), ("next_key", workload.keys)):
+                if popularity is not None:
+                    rng = self.streams(f"{attribute.removeprefix('next_')}s:{names[code]}")
+                    setattr(source, attribute, popularity.sampler(rng))
             self.running.add(source)
+
+    def station(self, code: int, name: str) -> Station:
+        """The run-time form of service ``name``: replicas (with their profiles), policy, neighbours."""
+        service = self.scenario.services[name]
+        replicas = []
+        for index in range(service.replicas):
+            profile = service.replica_profiles.get(index)
+            replica = Replica(
+                index, service.concurrency, service.queue_capacity, profile.slowdown if profile else 1.0
+            )
+            if profile is not None and profile.noisy is not None:
+                spells = self.sampler(f"noisy:{name}/{index}", _UNIT_EXPONENTIAL)
+                Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
+            replicas.append(replica)
+        seed = int(self.streams(f"balancer:{name}").integers(2**63))
+        policy = build_policy(service.balancer, random.Random(seed), lambda: self.env.now)
+        affinity = getattr(service.balancer, "affinity", None)
+        return Station(self.env, self.recorder, code, replicas, policy, affinity)
 
     def sampler(self, stream: str, distribution: Distribution) -> Callable[[], float]:
         """One block sampler per named stream, shared by every plan node drawing from it."""
@@ -155,6 +176,7 @@ class Engine:
 
 
 _UNIT = Uniform(dist="uniform", low=0.0, high=1.0)
+_UNIT_EXPONENTIAL = Exponential(dist="exponential", mean=1.0)
 
 
 def simulate(

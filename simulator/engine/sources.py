@@ -17,12 +17,15 @@ __all__ = ["ClosedSource", "OpenSource", "Request", "Source", "User"]
 
 
 class Request:
-    """One request of a workload; as the continuation of its route it records itself when done."""
+    """One request of a workload; as the continuation of its route it records itself when done.
 
-    __slots__ = ("arrival", "id", "owner")
+    ``client`` and ``key`` are the sender and the resource asked for, when the workload draws them.
+    """
 
-    def __init__(self, rid: int, arrival: float, owner: Source) -> None:
-        self.id, self.arrival, self.owner = rid, arrival, owner
+    __slots__ = ("arrival", "client", "id", "key", "owner")
+
+    def __init__(self, rid: int, arrival: float, owner: Source, client: int | None, key: int | None) -> None:
+        self.id, self.arrival, self.owner, self.client, self.key = rid, arrival, owner, client, key
 
     def resume(self, ok: bool) -> None:
         self.owner.finished(self, ok)
@@ -34,13 +37,17 @@ class Source(Event):
     def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None) -> None:
         self.env, self.engine, self.code, self.plan = engine.env, engine, code, plan
         self.limit = limit if limit is not None else -1
+        self.next_client: Callable[[], int] | None = None
+        self.next_key: Callable[[], int] | None = None
         self.horizon = engine.horizon
         self._codes = engine.recorder.request_codes.extend
         self._times = engine.recorder.request_times.extend
 
     def launch(self, now: float) -> Request:
         engine = self.engine
-        request = Request(engine.next_id, now, self)
+        client = None if self.next_client is None else self.next_client()
+        key = None if self.next_key is None else self.next_key()
+        request = Request(engine.next_id, now, self, client, key)
         engine.next_id += 1
         self.limit -= 1
         self.plan.start(request, request)

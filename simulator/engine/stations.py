@@ -1,47 +1,91 @@
-"""Services at run time: replicas with ``concurrency`` slots and a FIFO waiting room each."""
+"""Services at run time: replicas with ``concurrency`` slots and a FIFO waiting room each.
+
+A station routes each call to a replica with its balancing policy (from :mod:`patterns.balancing`),
+tells the policy when the call starts and how it ended (so load- and latency-aware policies learn),
+and scales the call's work by the replica's current ``slowdown`` (a slow machine, or a noisy
+neighbour that comes and goes).
+"""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import simpy
 from simpy.core import NORMAL
+from simpy.events import Event
 
+from patterns.balancing import Policy
 from simulator.records import Recorder
+from simulator.scenario import NoisyNeighbour
 
 if TYPE_CHECKING:
     from simulator.engine.calls import Call
 
-__all__ = ["Replica", "Station"]
+__all__ = ["Neighbour", "Replica", "Station"]
 
 
 class Replica:
-    __slots__ = ("busy", "index", "queue", "queue_capacity", "slots")
+    __slots__ = ("busy", "index", "queue", "queue_capacity", "slots", "slowdown")
 
-    def __init__(self, index: int, slots: int, queue_capacity: int | None) -> None:
-        self.index, self.slots, self.busy = index, slots, 0
+    def __init__(self, index: int, slots: int, queue_capacity: int | None, slowdown: float = 1.0) -> None:
+        self.index, self.slots, self.busy, self.slowdown = index, slots, 0, slowdown
         self.queue: deque[Call] = deque()
         self.queue_capacity = queue_capacity
 
 
-class Station:
-    """A service's replicas with their slots and queues; requests are spread round-robin."""
+class Neighbour(Event):
+    """A noisy neighbour: alternates quiet and busy spells, slowing its replica while busy.
 
-    __slots__ = ("code", "env", "next_replica", "record", "replicas", "schedule")
+    It starts quiet; spells are exponential with the configured means; it stops switching at the
+    horizon (the replica keeps its state while the system drains).
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        replica: Replica,
+        noisy: NoisyNeighbour,
+        draw: Callable[[], float],
+        horizon: float,
+    ) -> None:
+        self.env, self.replica, self.noisy, self.draw, self.horizon = env, replica, noisy, draw, horizon
+        self._ok, self._value = True, None
+        self.calm, self.busy = replica.slowdown, False
+        self.callbacks = [self.switch]
+        env.schedule(self, NORMAL, noisy.quiet * draw())
+
+    def switch(self, _: Event) -> None:
+        if self.env.now >= self.horizon:
+            return
+        self.busy = not self.busy
+        self.replica.slowdown = self.calm * (self.noisy.slowdown if self.busy else 1.0)
+        mean = self.noisy.busy if self.busy else self.noisy.quiet
+        self.callbacks = [self.switch]
+        self.env.schedule(self, NORMAL, mean * self.draw())
+
+
+class Station:
+    """A service's replicas, their slots and queues, and the policy that routes calls to them."""
+
+    __slots__ = ("code", "env", "healthy", "key_of", "policy", "record", "replicas", "schedule")
 
     def __init__(
         self,
         env: simpy.Environment,
         recorder: Recorder,
         code: int,
-        replicas: int,
-        slots: int,
-        queue_capacity: int | None,
+        replicas: list[Replica],
+        policy: Policy | None,
+        affinity: str | None = None,
     ) -> None:
         self.env, self.schedule, self.code = env, env.schedule, code
-        self.replicas = [Replica(i, slots, queue_capacity) for i in range(replicas)]
-        self.next_replica = 0
+        self.replicas = replicas
+        self.healthy = list(range(len(replicas)))
+        self.policy = policy if len(replicas) > 1 else None
+        self.key_of = attrgetter(affinity) if affinity else None
         codes, times = recorder.span_codes.extend, recorder.span_times.extend
 
         def record(call: Call, end: float, status: int) -> None:
@@ -51,13 +95,14 @@ class Station:
         self.record = record
 
     def submit(self, call: Call) -> None:
-        """``call`` arrives: take a slot, queue, or be rejected."""
-        replicas = self.replicas
-        if len(replicas) == 1:
-            replica = replicas[0]
+        """``call`` arrives: pick a replica, then take a slot, queue, or be rejected."""
+        policy = self.policy
+        if policy is None:
+            replica = self.replicas[0]
         else:
-            replica = replicas[self.next_replica]
-            self.next_replica = (self.next_replica + 1) % len(replicas)
+            index = policy.pick(self.healthy, None if self.key_of is None else self.key_of(call.request))
+            policy.started(index)
+            replica = self.replicas[index]
         call.replica = replica
         call.arrival = now = self.env._now
         if replica.busy < replica.slots:
@@ -68,18 +113,22 @@ class Station:
         else:
             call.start = now
             self.record(call, now, 1)
+            if policy is not None:
+                policy.finished(replica.index, 0.0, False)
             call.node.respond(call, False)
 
     def begin(self, call: Call, now: float) -> None:
         call.start = now
         call.callbacks = [call.node.after_work]
-        self.schedule(call, NORMAL, call.node.demand())
+        self.schedule(call, NORMAL, call.node.demand() * call.replica.slowdown)
 
     def release(self, call: Call, ok: bool = True) -> None:
         """The call's work (and nested calls) are over: free its slot for the next in line."""
         replica = call.replica
         now = self.env._now
         self.record(call, now, 0 if ok else 2)
+        if self.policy is not None:
+            self.policy.finished(replica.index, now - call.arrival, ok)
         if replica.queue:
             self.begin(replica.queue.popleft(), now)
         else:

@@ -631,10 +631,10 @@ def test_variant_change_of_distribution_kind_replaces_in_a_loaded_scenario() -> 
 def test_shop_black_friday_edits_workloads_by_position() -> None:
     shop = load_scenario(SCENARIOS / "shop.yaml")
     friday = apply_variant(shop, "black-friday")
-    assert friday.workloads[0].arrivals.rate == 500.0
+    assert friday.workloads[0].arrivals.rate == 450.0
     assert friday.workloads[1] == shop.workloads[1]
     states = friday.workloads[2].arrivals.states
-    assert [s.rate for s in states] == [60.0, 150.0]
+    assert [s.rate for s in states] == [40.0, 100.0]
     assert [s.mean_duration for s in states] == [10.0, 3.0]  # kept from the base
     assert shop.workloads[0].arrivals.rate == 250.0  # the base is untouched
     assert friday.services == shop.services
