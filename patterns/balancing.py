@@ -280,27 +280,51 @@ class _EwmaStats:
     def __init__(self, ewma: float) -> None:
         self.ewma = ewma  # seconds; the prior default_latency until the first observation
         self.inflight = 0
-        self.stamp: float | None = None  # clock time of the last observation, None if never observed
+        # Clock time up to which ``ewma`` is current: the last observation or the last decay on read;
+        # None while the instance has never been observed (the prior is not decayed).
+        self.stamp: float | None = None
 
 
 class PeakEwma(Policy):
     """Peak-EWMA latency times load, compared between two random instances (Finagle, Linkerd).
 
     Per instance the balancer keeps an exponentially weighted moving average of observed latencies,
-    weighted by elapsed time rather than by count: an observation ``x`` arriving ``dt`` seconds after
-    the instance's previous one moves the average to ``ewma * w + x * (1 - w)`` with
-    ``w = exp(-dt / decay)``, so ``decay`` is the time constant in seconds. It is *peak* sensitive: an
-    observation above the average replaces it at once, so one slow answer makes an instance look slow
-    immediately, while recovering takes a few time constants of fast answers. The cost of an instance
-    is ``ewma * (outstanding + 1)`` (latency it will likely give, scaled by the queue it already has);
-    each pick samples two distinct instances at random and takes the cheaper one (Finagle's
-    ``P2CPeakEwma``, Linkerd's and tower's ``PeakEwma`` balancer); on equal cost, fewer outstanding
-    wins. Instances never observed cost ``default_latency * (outstanding + 1)``; their first
-    observation replaces the default.
+    weighted by elapsed time rather than by count (the observations are an unevenly spaced series): an
+    observation ``x`` made ``dt`` seconds after the estimate was last brought up to date moves it to
+    ``ewma * w + x * (1 - w)`` with ``w = exp(-dt / decay)``, so ``decay`` is the time constant in
+    seconds. It is *peak* sensitive: an observation above the stored estimate replaces it at once, so
+    one slow answer makes an instance look slow immediately, while recovering takes a few time
+    constants of fast answers.
+
+    The estimate also decays towards zero when it is *read*. Whenever :meth:`pick` prices one of its
+    two sampled instances, that instance's estimate is first brought up to date as if a latency of 0
+    had been observed - multiplied by ``exp(-dt / decay)``, ``dt`` being the time since it was last
+    brought up to date - and its timestamp moves to now. An instance that was slow once and is then
+    never chosen therefore gets cheaper by a factor of e every ``decay`` seconds until it wins a
+    comparison and can show whether it has recovered; without this, at low load its partner would win
+    every comparison forever. Since reads move the timestamp, the weight of a later answer depends on
+    the time since the instance was last read or observed, and a peak is judged against the estimate
+    as last stored - both exactly as in the sources below. (An elapsed time of 0, as when several picks
+    happen at one simulated instant, costs no ``exp``.) :meth:`latency_estimate` and :meth:`cost` show
+    the decayed values as of now without recording them.
+
+    The cost of an instance is ``ewma * (outstanding + 1)`` (the latency it will likely give, scaled by
+    the queue it already has); each pick samples two distinct instances at random and takes the
+    cheaper one; on equal cost, fewer outstanding wins. Instances never observed cost
+    ``default_latency * (outstanding + 1)``, undecayed; their first observation replaces the default.
+
+    Sources: Finagle's ``com.twitter.finagle.loadbalancer.PeakEwma`` (its ``Metric``: ``observe(rtt)``
+    is the peak/decay update and moves the stamp, ``get()`` calls ``observe(0.0)`` before returning
+    ``cost * (pending + 1)``; ``P2CPeakEwma`` compares the ``load`` of two random nodes) and tower's
+    ``tower::load::peak_ewma`` (``RttEstimate::update``, and ``RttEstimate::decay`` - an update with a
+    zero RTT - called from ``Load::load``), which Linkerd's proxy balances with. Two differences remain:
+    tower decays its default RTT from the moment an endpoint is discovered, while this policy has no
+    discovery event and keeps ``default_latency`` until the first observation; and Finagle, which
+    starts every estimate at 0, prices an instance whose estimate is 0 but which has requests in flight
+    at a huge penalty, while here a zero cost simply wins (fewer outstanding breaking the tie).
 
     Failed requests count like any other: a fast failure makes an instance look cheap, so pair this
-    with :class:`OutlierEjection`. Unlike Finagle and tower, the estimate is not also decayed towards
-    zero when it is merely read: it changes only when answers arrive.
+    with :class:`OutlierEjection`.
     """
 
     __slots__ = ("_clock", "_decay", "_default", "_random", "_stats")
@@ -319,9 +343,22 @@ class PeakEwma(Policy):
         self._stats: dict[Hashable, _EwmaStats] = {}
 
     def latency_estimate(self, instance: Hashable) -> float:
-        """The current peak-EWMA latency of ``instance`` in seconds (``default_latency`` if unobserved)."""
+        """The peak-EWMA latency of ``instance`` in seconds as of now (``default_latency`` if unobserved).
+
+        Includes the decay since the estimate was last brought up to date, without recording it.
+        """
         stats = self._stats.get(instance)
-        return self._default if stats is None else stats.ewma
+        if stats is None:
+            return self._default
+        stamp = stats.stamp
+        if stamp is None:
+            return stats.ewma
+        now = self._clock()
+        return stats.ewma * math.exp((stamp - now) / self._decay) if now > stamp else stats.ewma
+
+    def cost(self, instance: Hashable) -> float:
+        """What :meth:`pick` would price ``instance`` at now: ``latency_estimate * (outstanding + 1)``."""
+        return self.latency_estimate(instance) * (self.outstanding(instance) + 1)
 
     def outstanding(self, instance: Hashable) -> int:
         """Requests sent to ``instance`` whose answer has not come back yet."""
@@ -342,14 +379,24 @@ class PeakEwma(Policy):
         first, second = healthy[i], healthy[j]
         stats = self._stats
         s1, s2 = stats.get(first), stats.get(second)
+        now = self._clock()
+        # Reading an estimate decays it first, as an observation of 0 would (Finagle's observe(0.0)).
         if s1 is None:
             load1, cost1 = 0, self._default
         else:
+            stamp = s1.stamp
+            if stamp is not None and now > stamp:
+                s1.ewma *= math.exp((stamp - now) / self._decay)
+                s1.stamp = now
             load1 = s1.inflight
             cost1 = s1.ewma * (load1 + 1)
         if s2 is None:
             load2, cost2 = 0, self._default
         else:
+            stamp = s2.stamp
+            if stamp is not None and now > stamp:
+                s2.ewma *= math.exp((stamp - now) / self._decay)
+                s2.stamp = now
             load2 = s2.inflight
             cost2 = s2.ewma * (load2 + 1)
         if cost2 < cost1 or (cost2 == cost1 and load2 < load1):
@@ -371,12 +418,13 @@ class PeakEwma(Policy):
         if stats.inflight:
             stats.inflight -= 1
         now = self._clock()
-        if stats.stamp is None or latency > stats.ewma:
+        if stats.stamp is None or latency > stats.ewma:  # a peak (against the stored estimate)
             stats.ewma = latency
         else:
             elapsed = now - stats.stamp
-            weight = math.exp(-elapsed / self._decay) if elapsed > 0 else 1.0
-            stats.ewma = stats.ewma * weight + latency * (1.0 - weight)
+            if elapsed > 0:  # elapsed == 0: weight 1, nothing moves and no exp is needed
+                weight = math.exp(-elapsed / self._decay)
+                stats.ewma = stats.ewma * weight + latency * (1.0 - weight)
         stats.stamp = now
 
 

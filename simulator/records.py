@@ -5,7 +5,8 @@ keeps a million-request run small; :class:`RunResult` turns them into pandas Dat
 
 ``requests`` columns, one row per request in order of arrival: ``request`` (id, numbered in that
 order), ``workload`` (name), ``arrival`` and ``end`` (seconds of simulated time), ``latency``
-(``end - arrival``, seconds), ``status`` (``ok`` or ``error``).
+(``end - arrival``, seconds), ``status`` (``ok`` or ``error``), ``client`` and ``key`` (the sender and
+the resource asked for, when the workload draws them; -1 otherwise).
 
 ``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
@@ -38,7 +39,7 @@ class Recorder:
 
     __slots__ = ("request_codes", "request_times", "span_codes", "span_times")
 
-    REQUEST_CODES = ("request", "workload", "status")
+    REQUEST_CODES = ("request", "workload", "status", "client", "key")
     REQUEST_TIMES = ("arrival", "end")
     SPAN_CODES = ("request", "service", "replica", "status")
     SPAN_TIMES = ("arrival", "start", "end")
@@ -102,7 +103,7 @@ class RunResult:
         frame = _frame(
             _columns(r.request_codes, r.REQUEST_CODES),
             _columns(r.request_times, r.REQUEST_TIMES),
-            ["request", "workload", "arrival", "end", "status"],
+            ["request", "workload", "arrival", "end", "status", "client", "key"],
             {"workload": self.workloads, "status": REQUEST_STATUS},
         )
         frame.insert(4, "latency", frame["end"] - frame["arrival"])

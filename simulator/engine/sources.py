@@ -54,7 +54,16 @@ class Source(Event):
         return request
 
     def finished(self, request: Request, ok: bool) -> None:
-        self._codes((request.id, self.code, 0 if ok else 1))
+        client, key = request.client, request.key
+        self._codes(
+            (
+                request.id,
+                self.code,
+                0 if ok else 1,
+                -1 if client is None else client,
+                -1 if key is None else key,
+            )
+        )
         self._times((request.arrival, self.env._now))
 
 

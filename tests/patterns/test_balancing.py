@@ -261,6 +261,8 @@ def test_peak_ewma_avoids_an_instance_after_a_slow_answer() -> None:
         policy.started(chosen)
         clock.advance(0.01)
         policy.finished(chosen, 0.01, ok=True)
+    # Reads decay c's 1 s estimate too, but 5 s is half a time constant: exp(-0.5) = 0.61 s is still far
+    # above the 0.01 s of a and b (c would first win after about 10 * ln(100) = 46 s).
     assert "c" not in picks
     assert Counter(picks)["a"] > 150  # both fast instances are used
 
@@ -301,6 +303,73 @@ def test_peak_ewma_decays_with_the_time_constant_and_jumps_on_a_peak() -> None:
     policy.finished("a", 2.5, ok=True)  # a peak replaces the average at once
     assert policy.latency_estimate("a") == 2.5
     assert policy.outstanding("a") == 0  # 13 finished for 1 started never goes negative
+
+
+def test_peak_ewma_decays_an_unobserved_estimate_when_it_is_read() -> None:
+    # "slow" answers in 1 s at t=0 and is never chosen again: every pick prices it (n = 2, so both are
+    # sampled) and loses to "fast", and each read decays its estimate as an observation of 0 would.
+    clock = ManualClock()
+    policy = PeakEwma(clock, decay=10.0, rng=random.Random(3))
+    policy.started("slow")
+    policy.started("slow")  # one request stays in flight: cost = ewma * (1 + 1)
+    policy.finished("slow", 1.0, ok=True)
+    policy.started("fast")
+    policy.finished("fast", 0.001, ok=True)
+    assert policy.cost("slow") == 2.0
+    for t in (0.0, 0.5, 3.0, 3.0, 7.25, 10.0, 25.0):  # 3.0 twice: a read with no elapsed time
+        clock.advance(t - clock())
+        assert policy.cost("slow") == pytest.approx(2.0 * math.exp(-t / 10.0), rel=1e-12)
+        assert policy.pick(["slow", "fast"]) == "fast"
+        stats = policy._stats["slow"]  # the read was recorded: successive decays compose exactly
+        assert stats.ewma == pytest.approx(math.exp(-t / 10.0), rel=1e-12)
+        assert stats.stamp == t
+        assert policy.latency_estimate("slow") == stats.ewma  # no time since the read: nothing more
+        policy.started("fast")
+        policy.finished("fast", 0.001, ok=True)
+    assert policy.outstanding("slow") == 1
+
+
+def test_peak_ewma_weighs_an_answer_by_the_time_since_the_last_read() -> None:
+    # As in Finagle and tower, a read moves the timestamp: an answer at t=20 after a read at t=10 blends
+    # with weight exp(-10/decay) against the estimate stored by that read, and a peak is judged against
+    # the stored estimate, not against the one decayed to the answer's time.
+    clock = ManualClock()
+    policy = PeakEwma(clock, decay=10.0)
+    policy.started("a")
+    policy.finished("a", 1.0, ok=True)
+    clock.advance(10.0)
+    policy.pick(["a", "b"])  # prices (so decays) both: a's stored estimate becomes exp(-1)
+    policy.started("a")
+    clock.advance(10.0)
+    policy.finished("a", 0.3, ok=True)  # 0.3 < exp(-1) = 0.37, stored: no peak, although > exp(-2)
+    w = math.exp(-1.0)
+    assert policy.latency_estimate("a") == pytest.approx(math.exp(-1.0) * w + 0.3 * (1 - w), rel=1e-12)
+
+
+def test_peak_ewma_tries_a_once_slow_instance_again_after_a_few_time_constants() -> None:
+    # Low load: one request every 0.1 s, each answered in 0.01 s before the next is sent. "b" was slow
+    # once (1 s) at t=0 and has since recovered. Without decay on read its estimate would stay 1 s and
+    # "a" (~0.01 s) would win every comparison forever. With it, b's cost at t is exp(-t / decay) and
+    # a's, read 0.09 s after its last answer, is 0.01 * exp(-0.09); so b first wins with the first
+    # request after t = decay * ln 100 + 0.09 = 4.695 s, the one sent at t = 4.79 s.
+    clock = ManualClock()
+    policy = PeakEwma(clock, decay=1.0, rng=random.Random(5))
+    policy.started("b")
+    policy.finished("b", 1.0, ok=True)
+    policy.started("a")
+    policy.finished("a", 0.01, ok=True)
+    picks = []
+    for _ in range(200):  # 20 s = 20 time constants
+        clock.advance(0.09)
+        chosen = policy.pick(["a", "b"])
+        picks.append((round(clock(), 2), chosen))
+        policy.started(chosen)
+        clock.advance(0.01)
+        policy.finished(chosen, 0.01, ok=True)  # both answer in 0.01 s now
+    first_b = next(t for t, chosen in picks if chosen == "b")
+    assert first_b == 4.79
+    after = Counter(chosen for t, chosen in picks if t > first_b)
+    assert after["b"] > 0.3 * after.total()  # recovered: b gets its share again
 
 
 @pytest.mark.parametrize(("default", "expected"), [(0.5, "new"), (2.0, "seen")])
