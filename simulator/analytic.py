@@ -34,6 +34,7 @@ __all__ = [
     "erlang_c",
     "jackson",
     "little_l",
+    "lru_hit_ratio",
     "md1",
     "mg1",
     "mm1",
@@ -344,3 +345,32 @@ def tandem(
     """
     n = len(service_rates)
     return jackson([arrival_rate] + [0.0] * (n - 1), np.eye(n, k=1), service_rates, servers)
+
+
+def lru_hit_ratio(probabilities: ArrayLike, capacity: int) -> float:
+    """Hit ratio of an LRU cache of ``capacity`` items under independent requests (Che's approximation).
+
+    With request probabilities ``p_i`` (the independent reference model, e.g. Zipf popularity), an
+    item stays cached for a "characteristic time" ``T`` after its last request, where ``T`` solves
+    ``sum_i (1 - exp(-p_i T)) = capacity``; item ``i`` then hits with probability ``1 - exp(-p_i T)``
+    and the overall hit ratio is ``sum_i p_i (1 - exp(-p_i T))`` (Che, Tung and Wang 2002; shown
+    accurate by Fricker, Robert and Roberts 2012). Time is counted in requests, so no rate is needed.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    if p.ndim != 1 or len(p) == 0 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError("probabilities must be a non-empty 1-D array of non-negative numbers summing to 1")
+    if capacity < 1:
+        raise ValueError(f"capacity must be at least 1, got capacity={capacity}")
+    if capacity >= np.count_nonzero(p):
+        return 1.0
+
+    def occupancy(t: float) -> float:
+        return float(np.sum(-np.expm1(-p * t)))
+
+    low, high = 0.0, 1.0
+    while occupancy(high) < capacity:
+        high *= 2
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if occupancy(middle) < capacity else (low, middle)
+    return float(p @ -np.expm1(-p * high))

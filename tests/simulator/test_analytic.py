@@ -311,3 +311,30 @@ def test_tandem_invalid_input() -> None:
         tandem(2.0, [3.0, 1.5])
     with pytest.raises(ValueError, match="at least one station"):
         tandem(1.0, [])
+
+
+def test_lru_hit_ratio_of_uniform_popularity_is_the_cached_fraction() -> None:
+    """Under uniform popularity every item is alike, so an LRU of C out of N items hits C/N of requests."""
+    from simulator.analytic import lru_hit_ratio
+
+    assert lru_hit_ratio(np.full(1000, 1 / 1000), 100) == pytest.approx(0.1, rel=1e-6)
+
+
+def test_lru_hit_ratio_under_zipf_lies_between_lru_bounds() -> None:
+    """Skewed popularity: more than C/N (popular items stay), less than the top-C mass (an ideal cache)."""
+    from simulator.analytic import lru_hit_ratio
+
+    weights = 1 / np.arange(1, 10_001)
+    p = weights / weights.sum()
+    ratio = lru_hit_ratio(p, 500)
+    assert 500 / 10_000 < ratio < p[:500].sum()
+    assert lru_hit_ratio(p, 10_000) == 1.0
+
+
+def test_lru_hit_ratio_rejects_bad_input() -> None:
+    from simulator.analytic import lru_hit_ratio
+
+    with pytest.raises(ValueError, match="capacity=0"):
+        lru_hit_ratio(np.array([0.5, 0.5]), 0)
+    with pytest.raises(ValueError, match="summing to 1"):
+        lru_hit_ratio(np.array([0.5, 0.6]), 1)
