@@ -5,13 +5,15 @@ keeps a million-request run small; :class:`RunResult` turns them into pandas Dat
 
 ``requests`` columns, one row per request in order of arrival: ``request`` (id, numbered in that
 order), ``workload`` (name), ``arrival`` and ``end`` (seconds of simulated time), ``latency``
-(``end - arrival``, seconds), ``status`` (``ok`` or ``error``), ``client`` and ``key`` (the sender and
+(``end - arrival``, seconds), ``status`` (``ok``, ``error``, or ``limited``: refused by a gateway's
+rate limit, HTTP 429), ``client`` and ``key`` (the sender and
 the resource asked for, when the workload draws them; -1 otherwise).
 
 ``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
 ``sojourn`` (``end - arrival``), ``status`` (``ok``; ``rejected`` when the queue was full;
-``failed`` when a call it made failed).
+``failed`` when a call it made failed; at gateways ``limited`` by a rate limit (replica -1),
+``cached`` when answered from the cache, ``coalesced`` when it shared another call's answer).
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-__all__ = ["REQUEST_STATUS", "SPAN_STATUS", "Recorder", "RunResult"]
+__all__ = ["REQUEST_STATUS", "SPAN_STATUS", "SUCCESSFUL", "Recorder", "RunResult", "Status"]
 
-SPAN_STATUS = ("ok", "rejected", "failed")
-REQUEST_STATUS = ("ok", "error")
+
+class Status:
+    """Span status codes, as stored in the records (names in :data:`SPAN_STATUS`)."""
+
+    OK, REJECTED, FAILED, LIMITED, CACHED, COALESCED = range(6)
+
+
+SPAN_STATUS = ("ok", "rejected", "failed", "limited", "cached", "coalesced")
+SUCCESSFUL = ("ok", "cached", "coalesced")
+"""Span statuses of calls that answered successfully (from their own work, the cache, or a shared call)."""
+REQUEST_STATUS = ("ok", "error", "limited")
 
 
 class Recorder:

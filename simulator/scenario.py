@@ -32,6 +32,7 @@ from simulator.arrivals import ArrivalProcess
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
 from simulator.distributions import Distribution
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
+from simulator.gateway import GatewayConfig
 from simulator.popularity import Popularity
 
 __all__ = [
@@ -169,6 +170,13 @@ class Service(StrictModel):
     kind: Literal["service", "gateway", "database", "cache", "broker"] = "service"
     balancer: Balancer = Field(default_factory=RoundRobinConfig)
     replica_profiles: dict[int, ReplicaProfile] = Field(default_factory=dict)
+    gateway: GatewayConfig | None = None
+
+    @model_validator(mode="after")
+    def _gateway_features_on_gateways(self) -> Service:
+        if self.gateway is not None and self.kind != "gateway":
+            raise ValueError(f"a 'gateway' block needs kind: gateway, not kind: {self.kind}")
+        return self
 
     @model_validator(mode="after")
     def _replicas_exist(self) -> Service:

@@ -6,12 +6,16 @@ bias the steady-state figures. Latency statistics are over successful requests; 
 ``error_rate``.
 
 Per replication, :func:`replication_metrics` gives one flat mapping from metric name to value:
-``throughput`` (successful requests per second), ``error_rate``, ``latency_mean``, ``latency_p50``,
+``throughput`` (successful requests per second), ``error_rate`` (any failure, rate-limit refusals
+included), ``limited`` (share refused with 429),
+``latency_mean``, ``latency_p50``,
 ``latency_p90``, ``latency_p99``, ``latency_p999`` (seconds), and per service ``<service>.utilization``
 (fraction of slots in use), ``<service>.arrival_rate`` (calls per second), ``<service>.wait`` and
 ``<service>.sojourn`` (mean seconds queued, and queued plus served), ``<service>.p_wait``
 (fraction of calls that had to queue), ``<service>.in_service`` (time-average
-number of calls in the service: Little's L) and ``<service>.rejected`` (fraction of calls turned away).
+number of calls in the service: Little's L), ``<service>.rejected`` (fraction of calls turned away by a
+full queue), ``<service>.limited`` (refused by a gateway rate limit) and ``<service>.cache_hits``
+(answered by a gateway cache, alone or by sharing an in-flight fetch).
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -43,6 +47,7 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         "requests": float(len(inside)),
         "throughput": len(ok) / window,
         "error_rate": 1 - len(ok) / len(inside) if len(inside) else math.nan,
+        "limited": _share(inside["status"], ("limited",)),
         "latency_mean": float(ok.mean()) if len(ok) else math.nan,
     }
     for name, q in PERCENTILES.items():
@@ -60,10 +65,15 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics[f"{name}.wait"] = float(calls["wait"].mean()) if len(calls) else math.nan
         metrics[f"{name}.p_wait"] = float((calls["wait"] > 0).mean()) if len(calls) else math.nan
         metrics[f"{name}.sojourn"] = float(calls["sojourn"].mean()) if len(calls) else math.nan
-        metrics[f"{name}.rejected"] = (
-            float((calls["status"] == "rejected").mean()) if len(calls) else math.nan
-        )
+        metrics[f"{name}.rejected"] = _share(calls["status"], ("rejected",))
+        metrics[f"{name}.limited"] = _share(calls["status"], ("limited",))
+        metrics[f"{name}.cache_hits"] = _share(calls["status"], ("cached", "coalesced"))
     return metrics
+
+
+def _share(statuses: pd.Series, among: tuple[str, ...]) -> float:
+    """Fraction of ``statuses`` that are one of ``among`` (NaN when there are none at all)."""
+    return float(statuses.isin(among).mean()) if len(statuses) else math.nan
 
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

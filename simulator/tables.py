@@ -14,6 +14,7 @@ __all__ = ["HEADLINE", "SERVICE_COLUMNS", "format_interval", "split_summary"]
 HEADLINE = {
     "throughput": ("throughput", "req/s", 1.0),
     "error_rate": ("error rate", "%", 100.0),
+    "limited": ("rate limited", "%", 100.0),
     "latency_mean": ("latency mean", "ms", 1e3),
     "latency_p50": ("latency p50", "ms", 1e3),
     "latency_p90": ("latency p90", "ms", 1e3),
@@ -26,6 +27,8 @@ SERVICE_COLUMNS = {
     "wait": ("wait", "ms", 1e3),
     "sojourn": ("sojourn", "ms", 1e3),
     "rejected": ("rejected", "%", 100.0),
+    "limited": ("limited", "%", 100.0),
+    "cache_hits": ("cache hits", "%", 100.0),
 }
 
 

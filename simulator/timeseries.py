@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.records import RunResult
+from simulator.records import SUCCESSFUL, RunResult
 
 __all__ = ["REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
 
@@ -54,7 +54,7 @@ def _service_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
     rows = []
     for name, group in spans.groupby("service", observed=False, sort=False):
         arrival, start, end = (group[c].to_numpy() for c in ("arrival", "start", "end"))
-        ok = (group["status"] == "ok").to_numpy()
+        ok = group["status"].isin(SUCCESSFUL).to_numpy()
         rows.append(
             pd.DataFrame(
                 {

@@ -133,6 +133,21 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                     f"unknown route {workload.route!r}; known: {_names(scenario.routes)}",
                 )
             )
+    for name, service in services.items():
+        gateway = service.gateway
+        if gateway is None:
+            continue
+        named = [(("cache", "routes"), gateway.cache.routes)] if gateway.cache else []
+        named += [
+            (("rate_limits", i, "routes"), limit.routes or []) for i, limit in enumerate(gateway.rate_limits)
+        ]
+        for where, routes in named:
+            for position, route in enumerate(routes):
+                if route not in scenario.routes:
+                    loc = ("services", name, "gateway", *where, position)
+                    problems.append(
+                        Problem(loc, f"unknown route {route!r}; known: {_names(scenario.routes)}")
+                    )
     for index, edge in enumerate(scenario.network.edges):
         for key, name in (("from", edge.source), ("to", edge.target)):
             if name not in services and name != CLIENT:

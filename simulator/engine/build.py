@@ -7,13 +7,15 @@ from collections.abc import Callable
 
 import simpy
 
+from patterns.cache import SingleFlight, TTLCache
 from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
-from simulator.engine.calls import CallNode
+from simulator.engine.calls import CachedCallNode, Call, CallNode
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
+from simulator.gateway import GatewayConfig, build_limiter
 from simulator.records import Recorder, RunResult
 from simulator.scenario import (
     CLIENT,
@@ -46,20 +48,24 @@ class Engine:
         self.running: set[Source] = set()
         self.service_names = tuple(scenario.services)
         self._samplers: dict[str, Callable[[], float]] = {}
+        self.caches: dict[str, tuple[TTLCache, SingleFlight | None]] = {}
+        self.route_being_compiled = ""
         self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
+            self.route_being_compiled = workload.route
             plan = self.compile(scenario.routes[workload.route], CLIENT, f"route:{workload.route}")
             source: Source
             if workload.arrivals is not None:
                 times = workload.arrivals.times(self.streams(f"arrivals:{names[code]}"), self.horizon)
-                source = OpenSource(self, code, plan, workload.limit, times)
+                source = OpenSource(self, code, workload.route, plan, workload.limit, times)
             else:
                 think = workload.think_time or Deterministic(dist="deterministic", value=0.0)
                 source = ClosedSource(
                     self,
                     code,
+                    workload.route,
                     plan,
                     workload.limit,
                     workload.users or 0,
@@ -85,9 +91,40 @@ class Engine:
                 Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
             replicas.append(replica)
         seed = int(self.streams(f"balancer:{name}").integers(2**63))
-        policy = build_policy(service.balancer, random.Random(seed), lambda: self.env.now)
+        policy = build_policy(service.balancer, random.Random(seed), self.clock)
         affinity = getattr(service.balancer, "affinity", None)
-        return Station(self.env, self.recorder, code, replicas, policy, affinity)
+        admit = self.admission(service.gateway) if service.gateway and service.gateway.rate_limits else None
+        if service.gateway and service.gateway.cache:
+            config = service.gateway.cache
+            self.caches[name] = (
+                TTLCache(config.capacity, config.ttl, self.clock),
+                SingleFlight() if config.coalesce else None,
+            )
+        return Station(self.env, self.recorder, code, replicas, policy, affinity, admit)
+
+    def admission(self, gateway: GatewayConfig) -> Callable[[Call], bool]:
+        """The gateway's rate limits as one check: a call passes if every limit that applies admits it."""
+        limits = [(config, build_limiter(config, self.clock)) for config in gateway.rate_limits]
+        key_of = {
+            "client": lambda call: call.request.client,
+            "route": lambda call: call.request.route,
+            "gateway": lambda call: None,
+        }
+
+        def admit(call: Call) -> bool:
+            route = call.request.route
+            for config, limiter in limits:
+                if (config.routes is None or route in config.routes) and not limiter.try_acquire(
+                    key_of[config.per](call)
+                ):
+                    return False
+            return True
+
+        return admit
+
+    def clock(self) -> float:
+        """Simulated time: the clock every pattern object of this run reads."""
+        return self.env.now
 
     def sampler(self, stream: str, distribution: Distribution) -> Callable[[], float]:
         """One block sampler per named stream, shared by every plan node drawing from it."""
@@ -110,6 +147,30 @@ class Engine:
             return lambda: value
         return self.sampler(f"network:{caller}->{callee}", latency)
 
+    def compile_call(self, step: CallStep, caller: str, where: str) -> CallNode:
+        """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache."""
+        service = self.scenario.services[step.call]
+        demand = (
+            self.sampler(f"service:{step.call}", service.service_time)
+            if step.service_time is None
+            else self.sampler(f"call:{where}", step.service_time)
+        )
+        gateway = service.gateway
+        if gateway is not None and (gateway.auth or gateway.translation):
+            extras = [demand] + [
+                self.sampler(f"{part}:{step.call}", cost)
+                for part, cost in (("auth", gateway.auth), ("translation", gateway.translation))
+                if cost is not None
+            ]
+            demand = lambda: sum(draw() for draw in extras)  # noqa: E731 - a sampler is a callable
+        nested = self.compile(step.calls, step.call, f"{where}/calls") if step.calls else None
+        station, latency = self.stations[step.call], self.latency(caller, step.call)
+        route = self.route_being_compiled
+        if step.call in self.caches and nested is not None and route in gateway.cache.routes:  # type: ignore[union-attr]
+            cache, flights = self.caches[step.call]
+            return CachedCallNode(self.env, station, demand, latency, nested, route, cache, flights)
+        return CallNode(self.env, station, demand, latency, nested)
+
     def compile(self, steps: list[Step], caller: str, where: str) -> Plan:
         plans = [self.compile_step(step, caller, f"{where}/{i}") for i, step in enumerate(steps)]
         return plans[0] if len(plans) == 1 else SequenceNode(plans)
@@ -117,16 +178,7 @@ class Engine:
     def compile_step(self, step: Step, caller: str, where: str) -> Plan:
         match step:
             case CallStep():
-                service = self.scenario.services[step.call]
-                demand = (
-                    self.sampler(f"service:{step.call}", service.service_time)
-                    if step.service_time is None
-                    else self.sampler(f"call:{where}", step.service_time)
-                )
-                nested = self.compile(step.calls, step.call, f"{where}/calls") if step.calls else None
-                return CallNode(
-                    self.env, self.stations[step.call], demand, self.latency(caller, step.call), nested
-                )
+                return self.compile_call(step, caller, where)
             case SequenceStep():
                 return self.compile(step.sequence, caller, where)
             case ParallelStep():

@@ -9,13 +9,15 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
+from patterns.cache import SingleFlight, TTLCache
 from simulator.engine.protocols import Continuation, Plan
 from simulator.engine.stations import Station
+from simulator.records import Status
 
 if TYPE_CHECKING:
     from simulator.engine.sources import Request
 
-__all__ = ["Call", "CallNode"]
+__all__ = ["CachedCallNode", "Call", "CallNode"]
 
 
 class Call(Event):
@@ -28,13 +30,13 @@ class Call(Event):
 
     def resume(self, ok: bool) -> None:
         """The nested calls made while holding the slot are done."""
-        self.node.station.release(self, ok)
+        self.node.nested_done(self, ok)
 
 
 class CallNode:
     """A compiled ``call`` step: which station, how long the work takes, the latency, nested calls."""
 
-    __slots__ = ("after_work", "demand", "env", "latency", "nested", "schedule", "station")
+    __slots__ = ("after_work", "demand", "env", "latency", "nested", "nested_done", "schedule", "station")
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class CallNode:
         self.station, self.demand, self.latency, self.nested = station, demand, latency, nested
         # What the end of the call's own work triggers: release its slot, or make its nested calls.
         self.after_work: Callable[[Call], None] = station.release if nested is None else self.call_nested
+        self.nested_done: Callable[[Call, bool], None] = station.release
 
     def start(self, request: Request, k: Continuation) -> None:
         call = Call(self.env, self, request, k)
@@ -74,3 +77,47 @@ class CallNode:
     @staticmethod
     def returned(call: Call) -> None:
         call.k.resume(call.succeeded)
+
+
+class CachedCallNode(CallNode):
+    """A gateway call on a cached route: answer from the cache, or call the backends once and store.
+
+    The cache key is (route, request key). A hit releases the call right after the gateway's own
+    work, with status ``cached``. On a miss the call makes its nested calls; with coalescing, misses
+    for a key already being fetched wait for that fetch instead (status ``coalesced``), holding their
+    slots as a waiting thread would.
+    """
+
+    __slots__ = ("cache", "flights", "route")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        station: Station,
+        demand: Callable[[], float],
+        latency: Callable[[], float] | None,
+        nested: Plan,
+        route: str,
+        cache: TTLCache,
+        flights: SingleFlight | None,
+    ) -> None:
+        super().__init__(env, station, demand, latency, nested)
+        self.route, self.cache, self.flights = route, cache, flights
+        self.after_work = self.look_up
+        self.nested_done = self.fetched
+
+    def look_up(self, call: Call) -> None:
+        key = (self.route, call.request.key)
+        if self.cache.get(key) is not None:
+            self.station.release(call, True, Status.CACHED)
+        elif self.flights is None or self.flights.join(key, call):
+            self.nested.start(call.request, call)  # type: ignore[union-attr]
+
+    def fetched(self, call: Call, ok: bool) -> None:
+        key = (self.route, call.request.key)
+        if ok:
+            self.cache.put(key, True)
+        waiters = [] if self.flights is None else self.flights.complete(key)
+        self.station.release(call, ok)
+        for waiter in waiters:
+            self.station.release(waiter, ok, Status.COALESCED if ok else Status.FAILED)

@@ -22,10 +22,15 @@ class Request:
     ``client`` and ``key`` are the sender and the resource asked for, when the workload draws them.
     """
 
-    __slots__ = ("arrival", "client", "id", "key", "owner")
+    __slots__ = ("arrival", "client", "id", "key", "limited", "owner")
 
     def __init__(self, rid: int, arrival: float, owner: Source, client: int | None, key: int | None) -> None:
         self.id, self.arrival, self.owner, self.client, self.key = rid, arrival, owner, client, key
+        self.limited = False  # refused by a gateway's rate limit (HTTP 429)
+
+    @property
+    def route(self) -> str:
+        return self.owner.route
 
     def resume(self, ok: bool) -> None:
         self.owner.finished(self, ok)
@@ -34,8 +39,8 @@ class Request:
 class Source(Event):
     """A workload: creates requests (open loop: on its arrival times; closed loop: per user)."""
 
-    def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None) -> None:
-        self.env, self.engine, self.code, self.plan = engine.env, engine, code, plan
+    def __init__(self, engine: Engine, code: int, route: str, plan: Plan, limit: int | None) -> None:
+        self.env, self.engine, self.code, self.route, self.plan = engine.env, engine, code, route, plan
         self.limit = limit if limit is not None else -1
         self.next_client: Callable[[], int] | None = None
         self.next_key: Callable[[], int] | None = None
@@ -55,21 +60,18 @@ class Source(Event):
 
     def finished(self, request: Request, ok: bool) -> None:
         client, key = request.client, request.key
+        status = 0 if ok else (2 if request.limited else 1)  # indices into REQUEST_STATUS
         self._codes(
-            (
-                request.id,
-                self.code,
-                0 if ok else 1,
-                -1 if client is None else client,
-                -1 if key is None else key,
-            )
+            (request.id, self.code, status, -1 if client is None else client, -1 if key is None else key)
         )
         self._times((request.arrival, self.env._now))
 
 
 class OpenSource(Source):
-    def __init__(self, engine: Engine, code: int, plan: Plan, limit: int | None, times: object) -> None:
-        super().__init__(engine, code, plan, limit)
+    def __init__(
+        self, engine: Engine, code: int, route: str, plan: Plan, limit: int | None, times: object
+    ) -> None:
+        super().__init__(engine, code, route, plan, limit)
         self._ok, self._value = True, None
         self.times = iter(times)  # type: ignore[call-overload]
         self.callbacks = [self.fire]
@@ -124,12 +126,13 @@ class ClosedSource(Source):
         self,
         engine: Engine,
         code: int,
+        route: str,
         plan: Plan,
         limit: int | None,
         users: int,
         think_time: Callable[[], float],
     ) -> None:
-        super().__init__(engine, code, plan, limit)
+        super().__init__(engine, code, route, plan, limit)
         self.think_time = think_time
         self.waiting: dict[Request, User] = {}
         for _ in range(users):

@@ -18,7 +18,7 @@ from simpy.core import NORMAL
 from simpy.events import Event
 
 from patterns.balancing import Policy
-from simulator.records import Recorder
+from simulator.records import Recorder, Status
 from simulator.scenario import NoisyNeighbour
 
 if TYPE_CHECKING:
@@ -70,7 +70,18 @@ class Neighbour(Event):
 class Station:
     """A service's replicas, their slots and queues, and the policy that routes calls to them."""
 
-    __slots__ = ("code", "env", "healthy", "key_of", "policy", "record", "replicas", "schedule")
+    __slots__ = (
+        "admit",
+        "code",
+        "env",
+        "front",
+        "healthy",
+        "key_of",
+        "policy",
+        "record",
+        "replicas",
+        "schedule",
+    )
 
     def __init__(
         self,
@@ -80,9 +91,12 @@ class Station:
         replicas: list[Replica],
         policy: Policy | None,
         affinity: str | None = None,
+        admit: Callable[[Call], bool] | None = None,
     ) -> None:
         self.env, self.schedule, self.code = env, env.schedule, code
         self.replicas = replicas
+        self.admit = admit
+        self.front = Replica(-1, 0, 0)  # where calls refused at the door are recorded
         self.healthy = list(range(len(replicas)))
         self.policy = policy if len(replicas) > 1 else None
         self.key_of = attrgetter(affinity) if affinity else None
@@ -95,7 +109,14 @@ class Station:
         self.record = record
 
     def submit(self, call: Call) -> None:
-        """``call`` arrives: pick a replica, then take a slot, queue, or be rejected."""
+        """``call`` arrives: pass admission, pick a replica, then take a slot, queue, or be rejected."""
+        if self.admit is not None and not self.admit(call):
+            call.replica = self.front
+            call.arrival = call.start = now = self.env._now
+            self.record(call, now, Status.LIMITED)
+            call.request.limited = True
+            call.node.respond(call, False)
+            return
         policy = self.policy
         if policy is None:
             replica = self.replicas[0]
@@ -112,7 +133,7 @@ class Station:
             replica.queue.append(call)
         else:
             call.start = now
-            self.record(call, now, 1)
+            self.record(call, now, Status.REJECTED)
             if policy is not None:
                 policy.finished(replica.index, 0.0, False)
             call.node.respond(call, False)
@@ -122,11 +143,11 @@ class Station:
         call.callbacks = [call.node.after_work]
         self.schedule(call, NORMAL, call.node.demand() * call.replica.slowdown)
 
-    def release(self, call: Call, ok: bool = True) -> None:
+    def release(self, call: Call, ok: bool = True, status: int | None = None) -> None:
         """The call's work (and nested calls) are over: free its slot for the next in line."""
         replica = call.replica
         now = self.env._now
-        self.record(call, now, 0 if ok else 2)
+        self.record(call, now, (Status.OK if ok else Status.FAILED) if status is None else status)
         if self.policy is not None:
             self.policy.finished(replica.index, now - call.arrival, ok)
         if replica.queue:
