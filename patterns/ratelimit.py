@@ -11,23 +11,23 @@ Four classic algorithms share one interface, :class:`RateLimiter`:
     floating point would otherwise land just short), and any noticeably earlier moment it is refused,
     provided nothing else is admitted in between.
 
-Every limiter is free at construction and its free capacity only grows while nothing is admitted, so
-the moment a request becomes admissible is well defined. A request heavier than the limiter's
+Every limiter starts with its full allowance, and its free capacity only grows while nothing is
+admitted, so the moment a request becomes admissible is well defined. A request heavier than the limiter's
 capacity (``burst`` or ``limit``) is refused every time and its ``retry_after`` is ``math.inf``: it
 would never pass, and waiting for it must not loop. A negative or NaN cost is a caller bug and raises
 ``ValueError``; a cost of 0 is always admitted.
 
-The algorithms, and the bound each one guarantees over a window of ``t`` seconds:
+The algorithms, and the bound each one guarantees:
 
-=====================  ==============================================  ==================================
-class                  model                                           admitted in any window of length t
-=====================  ==============================================  ==================================
-TokenBucket            ``burst`` tokens, refilled at ``rate`` per s     ``<= burst + rate * t``
-FixedWindow            a counter per aligned ``[k*w, (k+1)*w)``          ``<= 2 * limit`` for ``t = w``
-SlidingWindowLog       timestamps of the last ``w`` seconds              ``<= limit`` for ``t = w`` (exact)
-SlidingWindowCounter   previous count weighted by overlap + current      ``< 2 * limit`` for ``t = w``;
-                                                                         ``~ limit`` for smooth traffic
-=====================  ==============================================  ==================================
+- :class:`TokenBucket`: ``burst`` tokens refilled at ``rate`` per second; any window of ``t`` seconds
+  admits at most ``burst + rate * t``.
+- :class:`FixedWindow`: one counter per aligned window ``[k*w, (k+1)*w)``, at most ``limit`` in each;
+  but up to ``2 * limit`` within an instant across a boundary, so within a window of ``w``.
+- :class:`SlidingWindowLog`: timestamps of the last ``w`` seconds; exactly at most ``limit`` in any
+  window of ``w`` seconds.
+- :class:`SlidingWindowCounter`: the previous window's count weighted by its overlap plus the
+  current count; at most ``limit`` per aligned window and fewer than ``2 * limit`` in any window of
+  ``w`` seconds, about ``limit`` for smooth traffic.
 
 :class:`KeyedLimiter` keeps one limiter per key (client, route, ...), bounded by LRU eviction, and
 :func:`make_limiter` builds any of the four from a name, ``limit`` and ``window`` (``"500/s"`` in a

@@ -87,9 +87,9 @@ def test_token_bucket_long_run_rate_tends_to_rate_under_overload():
     bucket = TokenBucket(rate, burst, clock)
     gap = 1 / 800  # offered 800/s, 16x the rate
     admitted = len(run(bucket, clock, [(gap, 1.0)] * int(horizon / gap)))
-    # Upper: the bound itself. Lower: under overload the bucket never refills to the cap (an arrival
-    # comes every 1/16 token), so no inflow is wasted; only the fraction of a token still accruing at
-    # the end is unspent.
+    # Upper: the bound itself. Lower: once the first arrival has drained it, the bucket never reaches the
+    # cap again (an arrival comes every 1/16 token), so the only inflow lost is the first gap's 1/16
+    # token (it arrived into a full bucket) and the fraction of a token still accruing at the end.
     assert admitted <= burst + rate * horizon
     assert admitted >= burst + rate * horizon - 1
     assert admitted / horizon == pytest.approx(rate, rel=0.005)
@@ -262,9 +262,9 @@ def test_retry_after_is_exact_for_every_kind(kind, limit, window, gaps, data):
             assert limiter.try_acquire(cost)
     wait = limiter.retry_after()
     assume(0 < wait < math.inf)
-    # "Slightly before" is 0.1% of the limiter's time scale: far above rounding, and for every kind
-    # enough to leave the request at least 1e-3 over the limit (free capacity grows at >= 1/window
-    # per second for the window kinds, rate for the bucket).
+    # "Slightly before" is 0.1% of the limiter's time scale: far above float rounding, and enough to
+    # leave the request at least 1e-3 over the limit (the bucket fills at rate = limit / window, the
+    # counter's estimate falls at >= 1 / window per second, the other two free capacity in a step).
     scale = window / limit if kind == "token_bucket" else window
     before = min(wait, 1e-3 * scale)
     fork_clock, fork = copy.deepcopy((clock, limiter))

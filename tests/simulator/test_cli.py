@@ -248,7 +248,18 @@ def test_diagram_into_a_file_instead_of_a_folder_is_a_user_error(tmp_path: Path,
 
 # --- run ---------------------------------------------------------------------------------------
 
-REQUEST_COLUMNS = {"request", "workload", "arrival", "latency", "end", "status", "replication", "variant"}
+REQUEST_COLUMNS = {
+    "request",
+    "workload",
+    "arrival",
+    "latency",
+    "end",
+    "status",
+    "client",
+    "key",
+    "replication",
+    "variant",
+}
 SPAN_COLUMNS = {"request", "service", "replica", "arrival", "start", "end", "wait", "sojourn", "status"}
 PNGS = ["diagram.png", "latency_cdf.png", "latency_over_time.png", "throughput.png", "utilization.png"]
 
