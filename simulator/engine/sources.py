@@ -13,18 +13,22 @@ from simulator.engine.protocols import Plan
 if TYPE_CHECKING:
     from simulator.engine.build import Engine
 
-__all__ = ["ClosedSource", "OpenSource", "Request", "Source", "User"]
+__all__ = ["NOBODY", "ClosedSource", "OpenSource", "Request", "Source", "User"]
+
+NOBODY = -1
+"""The client or key of a request whose workload draws none."""
 
 
 class Request:
     """One request of a workload; as the continuation of its route it records itself when done.
 
-    ``client`` and ``key`` are the sender and the resource asked for, when the workload draws them.
+    ``client`` and ``key`` are the sender and the resource asked for, when the workload draws them;
+    :data:`NOBODY` (-1) when it does not.
     """
 
     __slots__ = ("arrival", "client", "id", "key", "limited", "owner")
 
-    def __init__(self, rid: int, arrival: float, owner: Source, client: int | None, key: int | None) -> None:
+    def __init__(self, rid: int, arrival: float, owner: Source, client: int, key: int) -> None:
         self.id, self.arrival, self.owner, self.client, self.key = rid, arrival, owner, client, key
         self.limited = False  # refused by a gateway's rate limit (HTTP 429)
 
@@ -50,8 +54,8 @@ class Source(Event):
 
     def launch(self, now: float) -> Request:
         engine = self.engine
-        client = None if self.next_client is None else self.next_client()
-        key = None if self.next_key is None else self.next_key()
+        client = NOBODY if self.next_client is None else self.next_client()
+        key = NOBODY if self.next_key is None else self.next_key()
         request = Request(engine.next_id, now, self, client, key)
         engine.next_id += 1
         self.limit -= 1
@@ -59,11 +63,8 @@ class Source(Event):
         return request
 
     def finished(self, request: Request, ok: bool) -> None:
-        client, key = request.client, request.key
         status = 0 if ok else (2 if request.limited else 1)  # indices into REQUEST_STATUS
-        self._codes(
-            (request.id, self.code, status, -1 if client is None else client, -1 if key is None else key)
-        )
+        self._codes((request.id, self.code, status, request.client, request.key))
         self._times((request.arrival, self.env._now))
 
 

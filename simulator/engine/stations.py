@@ -99,7 +99,7 @@ class Station:
         self.front = Replica(-1, 0, 0)  # where calls refused at the door are recorded
         self.healthy = list(range(len(replicas)))
         self.policy = policy if len(replicas) > 1 else None
-        self.key_of = attrgetter(affinity) if affinity else None
+        self.key_of = attrgetter(affinity) if affinity else None  # NOBODY (-1) falls back to round robin
         codes, times = recorder.span_codes.extend, recorder.span_times.extend
 
         def record(call: Call, end: float, status: int) -> None:
@@ -121,7 +121,8 @@ class Station:
         if policy is None:
             replica = self.replicas[0]
         else:
-            index = policy.pick(self.healthy, None if self.key_of is None else self.key_of(call.request))
+            key = None if self.key_of is None else self.key_of(call.request)
+            index = policy.pick(self.healthy, None if key == -1 else key)
             policy.started(index)
             replica = self.replicas[index]
         call.replica = replica
