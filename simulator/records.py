@@ -13,7 +13,8 @@ the resource asked for, when the workload draws them; -1 otherwise).
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
 ``sojourn`` (``end - arrival``), ``status`` (``ok``; ``rejected`` when the queue was full;
 ``failed`` when a call it made failed; at gateways ``limited`` by a rate limit (replica -1),
-``cached`` when answered from the cache, ``coalesced`` when it shared another call's answer).
+``cached`` when answered from the cache, ``coalesced`` when it shared another call's answer;
+``refused`` when sent to a replica that is down, or when no replica was known to be up).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ __all__ = ["REQUEST_STATUS", "SPAN_STATUS", "SUCCESSFUL", "Recorder", "RunResult
 class Status:
     """Span status codes, as stored in the records (names in :data:`SPAN_STATUS`)."""
 
-    OK, REJECTED, FAILED, LIMITED, CACHED, COALESCED = range(6)
+    OK, REJECTED, FAILED, LIMITED, CACHED, COALESCED, REFUSED = range(7)
 
 
-SPAN_STATUS = ("ok", "rejected", "failed", "limited", "cached", "coalesced")
+SPAN_STATUS = ("ok", "rejected", "failed", "limited", "cached", "coalesced", "refused")
 SUCCESSFUL = ("ok", "cached", "coalesced")
 """Span statuses of calls that answered successfully (from their own work, the cache, or a shared call)."""
 REQUEST_STATUS = ("ok", "error", "limited")

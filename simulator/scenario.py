@@ -30,6 +30,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator,
 
 from simulator.arrivals import ArrivalProcess
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
+from simulator.discovery import DiscoveryConfig, ReplicaFault
 from simulator.distributions import Distribution
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 from simulator.gateway import GatewayConfig
@@ -171,6 +172,7 @@ class Service(StrictModel):
     balancer: Balancer = Field(default_factory=RoundRobinConfig)
     replica_profiles: dict[int, ReplicaProfile] = Field(default_factory=dict)
     gateway: GatewayConfig | None = None
+    discovery: DiscoveryConfig | None = None
 
     @model_validator(mode="after")
     def _gateway_features_on_gateways(self) -> Service:
@@ -246,6 +248,7 @@ class Scenario(StrictModel):
     services: dict[str, Service] = Field(min_length=1)
     routes: dict[str, list[Step]] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)
+    faults: list[ReplicaFault] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("warmup")

@@ -148,6 +148,13 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                     problems.append(
                         Problem(loc, f"unknown route {route!r}; known: {_names(scenario.routes)}")
                     )
+    for index, fault in enumerate(scenario.faults):
+        service = services.get(fault.service)
+        if service is None:
+            problems.append(Problem(("faults", index, "service"), f"unknown service {fault.service!r}"))
+        elif fault.replica >= service.replicas:
+            message = f"{fault.service!r} has replicas 0..{service.replicas - 1}, not {fault.replica}"
+            problems.append(Problem(("faults", index, "replica"), message))
     for index, edge in enumerate(scenario.network.edges):
         for key, name in (("from", edge.source), ("to", edge.target)):
             if name not in services and name != CLIENT:

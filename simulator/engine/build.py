@@ -11,6 +11,7 @@ from patterns.cache import SingleFlight, TTLCache
 from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
 from simulator.engine.calls import CachedCallNode, Call, CallNode
+from simulator.engine.discovery import Discovery, schedule_fault
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
@@ -51,6 +52,21 @@ class Engine:
         self.caches: dict[str, tuple[TTLCache, SingleFlight | None]] = {}
         self.route_being_compiled = ""
         self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
+        self.discovery = {
+            name: Discovery(
+                self.env,
+                name,
+                self.stations[name],
+                service.discovery,
+                self.clock,
+                self.horizon,
+                self.sampler(f"heartbeat-phase:{name}", _UNIT),
+            )
+            for name, service in scenario.services.items()
+            if service.discovery is not None
+        }
+        for fault in scenario.faults:
+            schedule_fault(self.env, fault, self.stations[fault.service], self.discovery.get(fault.service))
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -100,7 +116,16 @@ class Engine:
                 TTLCache(config.capacity, config.ttl, self.clock),
                 SingleFlight() if config.coalesce else None,
             )
-        return Station(self.env, self.recorder, code, replicas, policy, affinity, admit)
+        return Station(
+            self.env,
+            self.recorder,
+            code,
+            replicas,
+            policy,
+            affinity,
+            admit,
+            discovered=service.discovery is not None,
+        )
 
     def admission(self, gateway: GatewayConfig) -> Callable[[Call], bool]:
         """The gateway's rate limits as one check: a call passes if every limit that applies admits it."""

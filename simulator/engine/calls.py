@@ -64,7 +64,10 @@ class CallNode:
         self.station.submit(call)
 
     def call_nested(self, call: Call) -> None:
-        self.nested.start(call.request, call)  # type: ignore[union-attr]
+        if call.incarnation != call.replica.incarnation:  # died before it could call anyone
+            self.station.release(call, False)
+        else:
+            self.nested.start(call.request, call)  # type: ignore[union-attr]
 
     def respond(self, call: Call, ok: bool) -> None:
         if self.latency is None:

@@ -28,12 +28,19 @@ __all__ = ["Neighbour", "Replica", "Station"]
 
 
 class Replica:
-    __slots__ = ("busy", "index", "queue", "queue_capacity", "slots", "slowdown")
+    """One instance: its slots, its queue, how slow it runs, and whether it is up.
+
+    ``incarnation`` counts crashes: a call remembers the incarnation it started in, and one that
+    finishes in a later incarnation died with the process.
+    """
+
+    __slots__ = ("alive", "busy", "incarnation", "index", "queue", "queue_capacity", "slots", "slowdown")
 
     def __init__(self, index: int, slots: int, queue_capacity: int | None, slowdown: float = 1.0) -> None:
         self.index, self.slots, self.busy, self.slowdown = index, slots, 0, slowdown
         self.queue: deque[Call] = deque()
         self.queue_capacity = queue_capacity
+        self.alive, self.incarnation = True, 0
 
 
 class Neighbour(Event):
@@ -92,13 +99,14 @@ class Station:
         policy: Policy | None,
         affinity: str | None = None,
         admit: Callable[[Call], bool] | None = None,
+        discovered: bool = False,
     ) -> None:
         self.env, self.schedule, self.code = env, env.schedule, code
         self.replicas = replicas
         self.admit = admit
         self.front = Replica(-1, 0, 0)  # where calls refused at the door are recorded
         self.healthy = list(range(len(replicas)))
-        self.policy = policy if len(replicas) > 1 else None
+        self.policy = policy if len(replicas) > 1 or discovered else None
         self.key_of = attrgetter(affinity) if affinity else None  # NOBODY (-1) falls back to round robin
         codes, times = recorder.span_codes.extend, recorder.span_times.extend
 
@@ -120,11 +128,17 @@ class Station:
         policy = self.policy
         if policy is None:
             replica = self.replicas[0]
+        elif not self.healthy:
+            self.refuse(call, self.front)
+            return
         else:
             key = None if self.key_of is None else self.key_of(call.request)
             index = policy.pick(self.healthy, None if key == -1 else key)
             policy.started(index)
             replica = self.replicas[index]
+        if not replica.alive:
+            self.refuse(call, replica)
+            return
         call.replica = replica
         call.arrival = now = self.env._now
         if replica.busy < replica.slots:
@@ -139,8 +153,18 @@ class Station:
                 policy.finished(replica.index, 0.0, False)
             call.node.respond(call, False)
 
+    def refuse(self, call: Call, replica: Replica) -> None:
+        """Nobody answers: the chosen replica is down (connection refused) or none is known to be up."""
+        call.replica = replica
+        call.arrival = call.start = now = self.env._now
+        self.record(call, now, Status.REFUSED)
+        if self.policy is not None and replica is not self.front:
+            self.policy.finished(replica.index, 0.0, False)
+        call.node.respond(call, False)
+
     def begin(self, call: Call, now: float) -> None:
         call.start = now
+        call.incarnation = call.replica.incarnation
         call.callbacks = [call.node.after_work]
         self.schedule(call, NORMAL, call.node.demand() * call.replica.slowdown)
 
@@ -148,6 +172,12 @@ class Station:
         """The call's work (and nested calls) are over: free its slot for the next in line."""
         replica = call.replica
         now = self.env._now
+        if call.incarnation != replica.incarnation:  # the process died under this call
+            self.record(call, now, Status.FAILED)
+            if self.policy is not None:
+                self.policy.finished(replica.index, now - call.arrival, False)
+            call.node.respond(call, False)
+            return
         self.record(call, now, (Status.OK if ok else Status.FAILED) if status is None else status)
         if self.policy is not None:
             self.policy.finished(replica.index, now - call.arrival, ok)
@@ -156,3 +186,20 @@ class Station:
         else:
             replica.busy -= 1
         call.node.respond(call, ok)
+
+    def crash(self, index: int) -> None:
+        """Replica ``index`` dies: queued calls fail now, calls in service fail when they would finish."""
+        replica = self.replicas[index]
+        replica.alive = False
+        replica.incarnation += 1
+        replica.busy = 0
+        now = self.env._now
+        waiting, replica.queue = replica.queue, deque()
+        for call in waiting:
+            call.start = now
+            self.record(call, now, Status.FAILED)
+            call.node.respond(call, False)
+
+    def restart(self, index: int) -> None:
+        """Replica ``index`` is up again, empty."""
+        self.replicas[index].alive = True

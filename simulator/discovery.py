@@ -1,0 +1,44 @@
+"""Service registry and discovery in a scenario, and the crashes that make them matter.
+
+A service with a ``discovery`` block registers its replicas in a registry (the logic of
+:class:`patterns.registry.Registry`): each live replica heartbeats every ``heartbeat_interval``; the
+registry sweeps every ``sweep_interval`` and evicts replicas silent for longer than ``ttl``. Callers
+learn the replicas either from the registry directly (``server_side``, as a load balancer in front
+of the service would) or from a client-side cache refreshed every ``refresh_interval``
+(``client_side``, as Eureka or Consul clients do). Between a crash and the moment callers stop
+choosing the dead replica -- the stale window, about ``ttl`` plus a sweep, plus up to a refresh on
+the client side -- calls sent to it are refused.
+
+``faults`` (top level) schedules what happens to replicas: ``crash`` (the process dies: no
+deregistration, calls in flight fail) or ``stop`` (graceful: deregister first, then stop after
+``drain``), each optionally followed by a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from simulator.fields import Duration, PositiveDuration, StrictModel
+
+__all__ = ["DiscoveryConfig", "ReplicaFault"]
+
+
+class DiscoveryConfig(StrictModel):
+    mode: Literal["server_side", "client_side"] = "server_side"
+    heartbeat_interval: PositiveDuration = 5.0
+    ttl: PositiveDuration = 15.0
+    sweep_interval: PositiveDuration = 1.0
+    refresh_interval: PositiveDuration = 30.0
+
+
+class ReplicaFault(StrictModel):
+    """Replica ``replica`` of ``service`` goes down at ``at`` (crash or graceful stop) and maybe restarts."""
+
+    service: str
+    replica: int = Field(ge=0)
+    kind: Literal["crash", "stop"] = "crash"
+    at: Duration
+    restart_after: PositiveDuration | None = None
+    drain: Duration = 0.0
