@@ -5,9 +5,11 @@ A service with a ``discovery`` block registers its replicas in a registry (the l
 registry sweeps every ``sweep_interval`` and evicts replicas silent for longer than ``ttl``. Callers
 learn the replicas either from the registry directly (``server_side``, as a load balancer in front
 of the service would) or from a client-side cache refreshed every ``refresh_interval``
-(``client_side``, as Eureka or Consul clients do). Between a crash and the moment callers stop
-choosing the dead replica -- the stale window, about ``ttl`` plus a sweep, plus up to a refresh on
-the client side -- calls sent to it are refused.
+(``client_side``, as Eureka or Consul clients do). With a ``health_check`` the registry also probes
+each replica and stops handing out one that fails ``failures`` probes in a row (Consul's checks),
+which catches a crash sooner than the heartbeat TTL when the interval is short. Between a crash
+and the moment callers stop choosing the dead replica -- the stale window, about ``ttl`` plus a
+sweep, plus up to a refresh on the client side -- calls sent to it are refused.
 
 ``faults`` (top level) schedules what happens to replicas: ``crash`` (the process dies: no
 deregistration, calls in flight fail) or ``stop`` (graceful: deregister first, then stop after
@@ -22,7 +24,15 @@ from pydantic import Field
 
 from simulator.fields import Duration, PositiveDuration, StrictModel
 
-__all__ = ["DiscoveryConfig", "ReplicaFault"]
+__all__ = ["DiscoveryConfig", "HealthCheckConfig", "ReplicaFault"]
+
+
+class HealthCheckConfig(StrictModel):
+    """The registry probes each replica every ``interval``; ``failures`` in a row make it critical."""
+
+    interval: PositiveDuration = 5.0
+    failures: int = Field(2, ge=1)
+    successes: int = Field(1, ge=1)
 
 
 class DiscoveryConfig(StrictModel):
@@ -31,6 +41,7 @@ class DiscoveryConfig(StrictModel):
     ttl: PositiveDuration = 15.0
     sweep_interval: PositiveDuration = 1.0
     refresh_interval: PositiveDuration = 30.0
+    health_check: HealthCheckConfig | None = None
 
 
 class ReplicaFault(StrictModel):

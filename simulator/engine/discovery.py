@@ -2,7 +2,9 @@
 
 The registry is :class:`patterns.registry.Registry` and the client-side cache
 :class:`patterns.registry.DiscoveryCache`, both reading the simulation clock. This module only
-drives them: a heartbeat timer per live replica, a sweep timer that evicts silent replicas, and --
+drives them: a heartbeat timer per live replica, a health-check timer per replica when asked for
+(:class:`patterns.registry.HealthCheck` decides passing, warning or critical), a sweep timer that
+evicts silent replicas, and --
 for client-side discovery -- a refresh timer that copies the cache's view into the station's list of
 healthy replicas (server-side discovery copies the registry's view on every change). Timers stop at
 the horizon.
@@ -16,7 +18,7 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
-from patterns.registry import DiscoveryCache, Instance, Registry
+from patterns.registry import DiscoveryCache, HealthCheck, Instance, Registry
 from simulator.discovery import DiscoveryConfig, ReplicaFault
 from simulator.engine.stations import Station
 
@@ -93,7 +95,30 @@ class Discovery:
 
         first = self.config.heartbeat_interval * self.phase()
         Ticker(self.env, self.config.heartbeat_interval, beat, self.horizon, first)
+        if self.config.health_check is not None:
+            self.probe(index, incarnation)
         self.publish()
+
+    def probe(self, index: int, incarnation: int) -> None:
+        """The registry's health check of replica ``index``: up and answering, or not."""
+        config = self.config.health_check
+        assert config is not None
+        check = HealthCheck(config.interval, config.interval, config.failures, config.successes)
+        replica = self.station.replicas[index]
+
+        def run() -> bool:
+            if index in self.leaving or (replica.incarnation != incarnation and replica.alive):
+                return False  # gone for good, or a newer incarnation runs its own check
+            status = check.record(replica.alive and replica.incarnation == incarnation, self.env.now)
+            try:
+                if self.registry.health(self.name, str(index)) != status:
+                    self.registry.report(self.name, str(index), status)
+                    self.publish()
+            except KeyError:  # evicted meanwhile
+                return False
+            return True
+
+        Ticker(self.env, config.interval, run, self.horizon, config.interval * self.phase())
 
     def deregister(self, index: int) -> None:
         """Replica ``index`` is shutting down gracefully: it leaves the registry and stops heartbeating."""

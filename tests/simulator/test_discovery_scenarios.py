@@ -79,3 +79,24 @@ def test_calls_in_flight_at_a_crash_fail(discovery: Scenario) -> None:
     assert len(failed) > 0
     assert (failed["replica"] == 1).all()
     assert (failed["arrival"] <= CRASH).all()
+
+
+def test_health_checks_catch_a_crash_within_their_failure_threshold(discovery: Scenario) -> None:
+    """Probed every second, critical after two failures: the dead replica is dropped within ~3 s."""
+    scenario = apply_variant(discovery, "health-checked")
+    check = scenario.services["orders"].discovery.health_check
+    _, last = refused_window(simulate(scenario))
+    assert last - CRASH <= check.interval * (check.failures + 1)
+
+
+def test_outlier_ejection_spares_client_side_callers_the_stale_window(discovery: Scenario) -> None:
+    """Ejected after three failures in a row, the dead replica costs a handful of calls, not seconds.
+
+    The calls that died in the crash count as failures too, so fewer than three may be refused.
+    """
+    plain = simulate(apply_variant(discovery, "client-side")).spans
+    ejecting = simulate(apply_variant(discovery, "client-side-ejection")).spans
+    refused = (ejecting["status"] == "refused").sum()
+    assert (ejecting["status"].isin(["refused", "failed"])).sum() >= 3
+    assert refused <= 10
+    assert refused < (plain["status"] == "refused").sum() / 100
