@@ -994,3 +994,34 @@ def test_file_with_a_nul_byte(tmp_path: Path) -> None:
     path.write_bytes(BASE.encode() + b"\x00\n")
     with pytest.raises(ScenarioError):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("block", "path", "words"),
+    [
+        ("balancer: {policy: fastest}", "services.a.balancer", "unknown policy 'fastest'"),
+        (
+            "replicas: 2\n    balancer: {policy: weighted_round_robin, weights: {0: -1}}",
+            "services.a.balancer.weights[0]",
+            "more than 0",
+        ),
+        (
+            "kind: gateway\n    gateway: {rate_limits: [{rate: 5/s, burst: 0.5}]}",
+            "services.a.gateway.rate_limits[0].burst",
+            "at least 1",
+        ),
+        ("balancer: {policy: p2c, choise: 3}", "services.a.balancer.choise", "unknown key"),
+        ("gateway: {auth: {dist: exponential, mean: 1ms}}", "services.a", "needs kind: gateway"),
+    ],
+    ids=["unknown-policy", "negative-weight", "burst-below-one", "policy-typo", "gateway-on-a-service"],
+)
+def test_bad_policy_configuration_is_a_scenario_error(block: str, path: str, words: str) -> None:
+    text = BASE.replace(
+        "service_time: {dist: exponential, mean: 10ms}",
+        f"service_time: {{dist: exponential, mean: 10ms}}\n    {block}",
+        1,
+    )
+    problem = _only(text)
+    assert problem.path == path
+    assert words in problem.message
+    assert problem.line is not None
