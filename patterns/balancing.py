@@ -377,31 +377,26 @@ class PeakEwma(Policy):
         if j >= i:
             j += 1
         first, second = healthy[i], healthy[j]
-        stats = self._stats
-        s1, s2 = stats.get(first), stats.get(second)
         now = self._clock()
-        # Reading an estimate decays it first, as an observation of 0 would (Finagle's observe(0.0)).
-        if s1 is None:
-            load1, cost1 = 0, self._default
-        else:
-            stamp = s1.stamp
-            if stamp is not None and now > stamp:
-                s1.ewma *= math.exp((stamp - now) / self._decay)
-                s1.stamp = now
-            load1 = s1.inflight
-            cost1 = s1.ewma * (load1 + 1)
-        if s2 is None:
-            load2, cost2 = 0, self._default
-        else:
-            stamp = s2.stamp
-            if stamp is not None and now > stamp:
-                s2.ewma *= math.exp((stamp - now) / self._decay)
-                s2.stamp = now
-            load2 = s2.inflight
-            cost2 = s2.ewma * (load2 + 1)
+        load1, cost1 = self._price(first, now)
+        load2, cost2 = self._price(second, now)
         if cost2 < cost1 or (cost2 == cost1 and load2 < load1):
             return second
         return first
+
+    def _price(self, instance: Hashable, now: float) -> tuple[int, float]:
+        """(outstanding, cost) of ``instance`` at ``now``, decaying its stored estimate first.
+
+        Reading an estimate decays it as an observation of 0 would (Finagle's ``observe(0.0)``).
+        """
+        stats = self._stats.get(instance)
+        if stats is None:
+            return 0, self._default
+        stamp = stats.stamp
+        if stamp is not None and now > stamp:
+            stats.ewma *= math.exp((stamp - now) / self._decay)
+            stats.stamp = now
+        return stats.inflight, stats.ewma * (stats.inflight + 1)
 
     def started(self, instance: Hashable) -> None:
         stats = self._stats.get(instance)

@@ -229,7 +229,27 @@ def _check_window(kind: str, limit: float, window: float) -> None:
         )
 
 
-class FixedWindow(_ExactRetry):
+class _Windowed(_ExactRetry):
+    """Shared by the window limiters: at most ``limit`` (total cost) per ``window`` seconds."""
+
+    __slots__ = ("_limit", "_window")
+
+    def __init__(self, kind: str, limit: float, window: float, clock: Clock) -> None:
+        _check_window(kind, limit, window)
+        super().__init__(float(limit), clock)
+        self._limit = float(limit)
+        self._window = float(window)
+
+    @property
+    def limit(self) -> float:
+        return self._limit
+
+    @property
+    def window(self) -> float:
+        return self._window
+
+
+class FixedWindow(_Windowed):
     """At most ``limit`` (total cost) per aligned window ``[k*window, (k+1)*window)``.
 
     The cheapest limiter: one counter, reset when the clock enters a new window. Its known weakness is
@@ -239,23 +259,12 @@ class FixedWindow(_ExactRetry):
     ``retry_after`` on a full window is the time to the next boundary.
     """
 
-    __slots__ = ("_count", "_end", "_limit", "_start", "_window")
+    __slots__ = ("_count", "_end", "_start")
 
     def __init__(self, limit: float, window: float, clock: Clock) -> None:
-        _check_window("fixed window", limit, window)
-        super().__init__(float(limit), clock)
-        self._limit = float(limit)
-        self._window = float(window)
+        super().__init__("fixed window", limit, window, clock)
         _, self._start, self._end = _window_bounds(clock(), self._window)
         self._count = 0.0
-
-    @property
-    def limit(self) -> float:
-        return self._limit
-
-    @property
-    def window(self) -> float:
-        return self._window
 
     def try_acquire(self, cost: float = 1.0) -> bool:
         if not cost >= 0.0:
@@ -281,7 +290,7 @@ class FixedWindow(_ExactRetry):
         return f"FixedWindow(limit={self._limit}, window={self._window})"
 
 
-class SlidingWindowLog(_ExactRetry):
+class SlidingWindowLog(_Windowed):
     """Exact sliding window: at most ``limit`` (total cost) in any window of ``window`` seconds.
 
     Keeps the time and cost of every admission of the last ``window`` seconds in a deque (so memory is
@@ -291,23 +300,12 @@ class SlidingWindowLog(_ExactRetry):
     ``retry_after`` is the time at which enough old admissions have aged out.
     """
 
-    __slots__ = ("_limit", "_log", "_used", "_window")
+    __slots__ = ("_log", "_used")
 
     def __init__(self, limit: float, window: float, clock: Clock) -> None:
-        _check_window("sliding log", limit, window)
-        super().__init__(float(limit), clock)
-        self._limit = float(limit)
-        self._window = float(window)
+        super().__init__("sliding log", limit, window, clock)
         self._log: deque[tuple[float, float]] = deque()
         self._used = 0.0
-
-    @property
-    def limit(self) -> float:
-        return self._limit
-
-    @property
-    def window(self) -> float:
-        return self._window
 
     def try_acquire(self, cost: float = 1.0) -> bool:
         if not cost >= 0.0:
@@ -347,7 +345,7 @@ class SlidingWindowLog(_ExactRetry):
         return f"SlidingWindowLog(limit={self._limit}, window={self._window})"
 
 
-class SlidingWindowCounter(_ExactRetry):
+class SlidingWindowCounter(_Windowed):
     """Cloudflare's sliding window approximation: two counters instead of a log.
 
     Time is cut into aligned windows of ``window`` seconds. With ``prev`` the total admitted in the
@@ -367,24 +365,13 @@ class SlidingWindowCounter(_ExactRetry):
     Under steady overload it admits between ``limit - 1`` and ``limit`` per window (for unit costs).
     """
 
-    __slots__ = ("_curr", "_end", "_index", "_limit", "_prev", "_start", "_window")
+    __slots__ = ("_curr", "_end", "_index", "_prev", "_start")
 
     def __init__(self, limit: float, window: float, clock: Clock) -> None:
-        _check_window("sliding counter", limit, window)
-        super().__init__(float(limit), clock)
-        self._limit = float(limit)
-        self._window = float(window)
+        super().__init__("sliding counter", limit, window, clock)
         self._index, self._start, self._end = _window_bounds(clock(), self._window)
         self._prev = 0.0
         self._curr = 0.0
-
-    @property
-    def limit(self) -> float:
-        return self._limit
-
-    @property
-    def window(self) -> float:
-        return self._window
 
     def _state_at(self, t: float) -> tuple[float, float, float, float]:
         """(prev, curr, start, end) as they would be at time ``t``, without changing anything."""
