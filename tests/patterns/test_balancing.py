@@ -663,3 +663,31 @@ def test_make_policy_rejects_unknown_names_listing_the_known_ones() -> None:
 def test_make_policy_rejects_bad_options(name: str, options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         make_policy(name, rng=None, clock=None, **options)
+
+
+@pytest.mark.slow
+def test_balls_into_bins_at_a_million_matches_the_published_figures() -> None:
+    """n = 10^6 balls into 10^6 bins, each ball staying (started, never finished).
+
+    Published figures (Mitzenmacher; Azar, Broder, Karlin and Upfal): one random choice gives a
+    maximum load of about 8-9 at this n, two choices about 4 (ln ln n / ln 2 + O(1) = 3.8 + O(1)).
+    For d = 1 the load of a bin is close to Poisson(1): P(max >= 12) ~ n P(X >= 12) ~ 1e-3 and
+    P(max <= 6) ~ exp(-n P(X >= 7)) ~ exp(-83), so [7, 11] holds; for d = 2 the fluid limit leaves
+    about 6 bins at load 4 and 1e-6 at load 5 (the n = 100,000 figures above, times ten), so the
+    maximum is 4, and 3 only with probability about exp(-6).
+    """
+    n = 1_000_000
+    bins = list(range(n))
+    maxima = {}
+    for name, policy in (
+        ("one", RandomChoice(random.Random(11))),
+        ("two", PowerOfTwoChoices(random.Random(11))),
+    ):
+        loads = [0] * n
+        for _ in range(n):
+            chosen = policy.pick(bins)
+            policy.started(chosen)
+            loads[chosen] += 1
+        maxima[name] = max(loads)
+    assert 7 <= maxima["one"] <= 11
+    assert maxima["two"] == 4
