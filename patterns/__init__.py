@@ -2,7 +2,8 @@
 
 The simulator runs these classes on virtual time and the live services on real time; neither
 re-implements them. Modules: :mod:`patterns.clock`, :mod:`patterns.balancing`,
-:mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`.
+:mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`, :mod:`patterns.retry`,
+:mod:`patterns.breaker`, :mod:`patterns.concurrency`.
 """
 
 from patterns.balancing import (
@@ -19,8 +20,18 @@ from patterns.balancing import (
     WeightedRoundRobin,
     make_policy,
 )
+from patterns.breaker import BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Transition
 from patterns.cache import CacheStats, SingleFlight, TTLCache
 from patterns.clock import Clock, ManualClock
+from patterns.concurrency import (
+    AdaptiveLimit,
+    AIMDLimit,
+    Bulkhead,
+    GradientLimit,
+    LatencyShedder,
+    LimitedGate,
+    QueueLengthShedder,
+)
 from patterns.ratelimit import (
     LIMITERS,
     FixedWindow,
@@ -32,37 +43,75 @@ from patterns.ratelimit import (
     make_limiter,
 )
 from patterns.registry import Change, DiscoveryCache, Health, HealthCheck, Instance, Registry
+from patterns.retry import (
+    BACKOFFS,
+    Backoff,
+    ConstantBackoff,
+    Deadline,
+    DecorrelatedJitter,
+    EqualJitter,
+    ExponentialBackoff,
+    FullJitter,
+    NoBackoff,
+    RetryBudget,
+    RetryPolicy,
+    make_backoff,
+)
 
 __all__ = [
+    "BACKOFFS",
     "LIMITERS",
     "POLICIES",
+    "AIMDLimit",
+    "AdaptiveLimit",
+    "Backoff",
+    "BreakerConfig",
+    "BreakerMetrics",
+    "BreakerState",
+    "Bulkhead",
     "CacheStats",
     "Change",
+    "CircuitBreaker",
     "Clock",
     "ConsistentHash",
+    "ConstantBackoff",
+    "Deadline",
+    "DecorrelatedJitter",
     "DiscoveryCache",
+    "EqualJitter",
+    "ExponentialBackoff",
     "FixedWindow",
+    "FullJitter",
+    "GradientLimit",
     "Health",
     "HealthCheck",
     "Instance",
     "KeyedLimiter",
+    "LatencyShedder",
     "LeastOutstanding",
+    "LimitedGate",
     "ManualClock",
+    "NoBackoff",
     "NoHealthyInstance",
     "OutlierEjection",
     "PeakEwma",
     "Policy",
     "PowerOfTwoChoices",
+    "QueueLengthShedder",
     "RandomChoice",
     "RateLimiter",
     "Registry",
+    "RetryBudget",
+    "RetryPolicy",
     "RoundRobin",
     "SingleFlight",
     "SlidingWindowCounter",
     "SlidingWindowLog",
     "TTLCache",
     "TokenBucket",
+    "Transition",
     "WeightedRoundRobin",
+    "make_backoff",
     "make_limiter",
     "make_policy",
 ]
