@@ -3,7 +3,7 @@
 The simulator runs these classes on virtual time and the live services on real time; neither
 re-implements them. Modules: :mod:`patterns.clock`, :mod:`patterns.balancing`,
 :mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`, :mod:`patterns.retry`,
-:mod:`patterns.breaker`, :mod:`patterns.concurrency`.
+:mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`.
 """
 
 from patterns.balancing import (
@@ -31,6 +31,16 @@ from patterns.concurrency import (
     LatencyShedder,
     LimitedGate,
     QueueLengthShedder,
+)
+from patterns.hedging import (
+    NO_FALLBACK,
+    CachedFallback,
+    DefaultValue,
+    DegradedResponse,
+    Fallback,
+    HedgePolicy,
+    LatencyWindow,
+    NoFallback,
 )
 from patterns.ratelimit import (
     LIMITERS,
@@ -61,6 +71,7 @@ from patterns.retry import (
 __all__ = [
     "BACKOFFS",
     "LIMITERS",
+    "NO_FALLBACK",
     "POLICIES",
     "AIMDLimit",
     "AdaptiveLimit",
@@ -70,6 +81,7 @@ __all__ = [
     "BreakerState",
     "Bulkhead",
     "CacheStats",
+    "CachedFallback",
     "Change",
     "CircuitBreaker",
     "Clock",
@@ -77,21 +89,27 @@ __all__ = [
     "ConstantBackoff",
     "Deadline",
     "DecorrelatedJitter",
+    "DefaultValue",
+    "DegradedResponse",
     "DiscoveryCache",
     "EqualJitter",
     "ExponentialBackoff",
+    "Fallback",
     "FixedWindow",
     "FullJitter",
     "GradientLimit",
     "Health",
     "HealthCheck",
+    "HedgePolicy",
     "Instance",
     "KeyedLimiter",
     "LatencyShedder",
+    "LatencyWindow",
     "LeastOutstanding",
     "LimitedGate",
     "ManualClock",
     "NoBackoff",
+    "NoFallback",
     "NoHealthyInstance",
     "OutlierEjection",
     "PeakEwma",
