@@ -29,6 +29,9 @@ _DURATION = re.compile(rf"^\s*({_NUMBER})\s*([a-zµ]+)?\s*$")
 _RATE = re.compile(rf"^\s*({_NUMBER})\s*(?:/\s*({_NUMBER})?\s*([a-zµ]+))?\s*$")
 
 
+_EXAMPLES = {"duration": "'250ms' or '2s'", "rate": "'500/s' or '30/min'"}
+
+
 def _expect_number_or_text(value: object, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a {what} such as {_EXAMPLES[what]}, got {value!r}")
@@ -39,9 +42,6 @@ def _float(value: int | float | str, what: str) -> float:
         return float(value)
     except OverflowError:
         raise ValueError(f"{what} {str(value)[:20]}... is too large") from None
-
-
-_EXAMPLES = {"duration": "'250ms' or '2s'", "rate": "'500/s' or '30/min'"}
 
 
 def parse_duration(value: object) -> float:

@@ -7,23 +7,11 @@ the per-replication difference lies entirely on the claimed side of zero.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
 from simulator import apply_variant, scenario_from_dict, simulate
 from simulator.comparison import Comparison, run_comparison
-from simulator.loader import merge_overrides
-
-BALANCING = Path(__file__).parents[2] / "simulator" / "scenarios" / "balancing.yaml"
-
-
-def balancing(**overrides: Any) -> Any:
-    """The bundled balancing scenario with ``overrides`` merged in (variants kept)."""
-    data = yaml.safe_load(BALANCING.read_text())
-    return scenario_from_dict(merge_overrides(data, overrides))
+from tests.simulator.bundled import bundled
 
 
 def assert_below_zero(comparison: Comparison, metric: str, variant: str) -> None:
@@ -41,8 +29,12 @@ def moderate() -> Comparison:
     At this load the slow replica runs at about 62% under blind policies, so round robin and random
     keep a finite but long tail; ten 30-second replications resolve the differences.
     """
-    scenario = balancing(
-        duration="30s", warmup="3s", replications=10, workloads={0: {"arrivals": {"rate": "500/s"}}}
+    scenario = bundled(
+        "balancing",
+        duration="30s",
+        warmup="3s",
+        replications=10,
+        workloads={0: {"arrivals": {"rate": "500/s"}}},
     )
     return run_comparison(scenario, ["random", "p2c", "base", "least-outstanding", "peak-ewma"])
 
@@ -75,7 +67,7 @@ def test_consistent_hashing_keeps_sessions_on_one_replica() -> None:
     favourite replica: random spreads them (about 1/8 plus sampling noise), consistent hashing keeps
     most of them home; the hottest Zipf clients exceed 1.25x a replica's share and spill over.
     """
-    scenario = balancing(duration="10s", replications=1)
+    scenario = bundled("balancing", duration="10s", replications=1)
 
     def loyalty(variant: str) -> float:
         result = simulate(apply_variant(scenario, variant))

@@ -28,8 +28,8 @@ from servicelab_cli import run_app
 from simulator.cli import app as sim_app
 from simulator.errors import ScenarioError
 from simulator.loader import load_scenario
+from tests.simulator.bundled import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "simulator" / "scenarios"
 SHOP = SCENARIOS / "shop.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 300

@@ -9,14 +9,12 @@ refresh interval ``r``. The bounds are exact (no statistics), up to the spacing 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from simulator import Scenario, apply_variant, load_scenario, simulate
+from simulator import Scenario, apply_variant, simulate
 from simulator.records import RunResult
+from tests.simulator.bundled import bundled
 
-DISCOVERY = Path(__file__).parents[2] / "simulator" / "scenarios" / "discovery.yaml"
 CRASH = 30.0
 GAP = 0.05  # arrivals at 400/s, a quarter of them to the dead replica: well under 50 ms apart
 
@@ -29,7 +27,7 @@ def refused_window(result: RunResult) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def discovery() -> Scenario:
-    return load_scenario(DISCOVERY)
+    return bundled("discovery")
 
 
 @pytest.mark.parametrize("variant", ["base", "short-ttl"])

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
-import yaml
 
-from simulator import apply_variant, scenario_from_dict, simulate
+from simulator import apply_variant, simulate
 from simulator.analytic import lru_hit_ratio
 from simulator.experiment import run_experiment
-from simulator.loader import merge_overrides
 from simulator.summary import confidence_interval
-
-GATEWAY = Path(__file__).parents[2] / "simulator" / "scenarios" / "gateway.yaml"
-
-
-def gateway(**overrides: Any) -> Any:
-    return scenario_from_dict(merge_overrides(yaml.safe_load(GATEWAY.read_text()), overrides))
+from tests.simulator.bundled import bundled
 
 
 @pytest.mark.slow
@@ -31,7 +21,8 @@ def test_cache_hit_ratio_and_backend_relief_match_the_zipf_lru_model() -> None:
     Roberts 2012). The measured share of cache hits must lie within 0.01 plus the 99% interval of
     the replications of h, and the catalog must see (1 - h) of the product traffic.
     """
-    scenario = gateway(
+    scenario = bundled(
+        "gateway",
         duration="60s",
         warmup="20s",
         replications=4,
@@ -60,7 +51,8 @@ def test_a_rate_limit_caps_admitted_throughput_at_its_rate() -> None:
     A token bucket admits at most burst + rate x t over any t seconds, and under constant overload
     it admits at the rate: over 30 s that is between 50/s and 50/s + 10/30.
     """
-    scenario = gateway(
+    scenario = bundled(
+        "gateway",
         duration="30s",
         warmup="0s",
         replications=1,
@@ -80,7 +72,7 @@ def test_a_rate_limit_caps_admitted_throughput_at_its_rate() -> None:
 
 def test_per_client_limits_leave_quiet_clients_alone() -> None:
     """Zipf(1.2) clients: the heaviest exceed 20/s and are cut to it; the long tail is never limited."""
-    scenario = apply_variant(gateway(duration="20s", warmup="0s", replications=1), "rate-limited")
+    scenario = apply_variant(bundled("gateway", duration="20s", warmup="0s", replications=1), "rate-limited")
     requests = simulate(scenario).requests
     per_client = requests.groupby("client").agg(
         sent=("status", "size"), admitted=("status", lambda s: (s == "ok").sum())
@@ -101,10 +93,10 @@ def test_coalescing_sends_one_fetch_per_key_at_a_time() -> None:
     }
     cache = {"routes": ["product"], "capacity": 100, "ttl": "50ms"}
     alone = simulate(
-        gateway(**base, services={"gateway": {"gateway": {"cache": {**cache, "coalesce": False}}}})
+        bundled("gateway", **base, services={"gateway": {"gateway": {"cache": {**cache, "coalesce": False}}}})
     )
     shared = simulate(
-        gateway(**base, services={"gateway": {"gateway": {"cache": {**cache, "coalesce": True}}}})
+        bundled("gateway", **base, services={"gateway": {"gateway": {"cache": {**cache, "coalesce": True}}}})
     )
     fetches = {
         name: (r.spans["service"] == "catalog").sum() for name, r in (("alone", alone), ("shared", shared))

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from simulator.errors import Problem, ScenarioError
 from simulator.loader import apply_variant, load_scenario, merge_overrides, parse_scenario, scenario_from_dict
 from simulator.scenario import Scenario
+from tests.simulator.bundled import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "simulator" / "scenarios"
 BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
 SHOP_TEXT = (SCENARIOS / "shop.yaml").read_text(encoding="utf-8")
 SHOP_DATA = yaml.safe_load(SHOP_TEXT)

@@ -10,16 +10,14 @@ fixed, so the verdict is reproducible.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from simulator import analytic, apply_variant, load_scenario
 from simulator.experiment import Experiment, run_experiment
 from simulator.summary import confidence_interval
+from tests.simulator.bundled import SCENARIOS
 
-SCENARIOS = Path(__file__).parents[2] / "simulator" / "scenarios"
 LEVEL = 0.99
 
 

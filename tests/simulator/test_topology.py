@@ -30,8 +30,7 @@ from simulator.topology import (
     draw_topology,
     route_visits,
 )
-
-SCENARIOS = Path(__file__).resolve().parents[2] / "simulator" / "scenarios"
+from tests.simulator.bundled import SCENARIOS
 
 
 def _service(**extra: Any) -> dict[str, Any]:
