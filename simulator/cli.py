@@ -19,7 +19,14 @@ from simulator.comparison import BASE, Comparison, run_comparison
 from simulator.errors import ScenarioError
 from simulator.loader import apply_variant, load_scenario
 from simulator.scenario import Scenario
-from simulator.tables import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary
+from simulator.tables import (
+    EDGE_COLUMNS,
+    SERVICE_COLUMNS,
+    edge_frames,
+    format_interval,
+    headline_rows,
+    split_summary,
+)
 
 __all__ = ["app"]
 
@@ -56,7 +63,7 @@ def _headline(comparison: Comparison) -> Table:
     overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
     for name in comparison.names:
         table.add_column(name if len(comparison.names) > 1 else "value", justify="right")
-    for key, (label, unit, scale) in HEADLINE.items():
+    for key, (label, unit, scale) in headline_rows(list(overall.values())).items():
         table.add_row(
             f"{label} ({unit})", *(format_interval(overall[n].loc[key], scale) for n in comparison.names)
         )
@@ -86,6 +93,20 @@ def _services(comparison: Comparison) -> Table:
             service,
             *(format_interval(services[n][service].loc["utilization"], scale) for n in comparison.names),
         )
+    return table
+
+
+def _edges(comparison: Comparison) -> Table | None:
+    """Per guarded call edge, the base's tries, retries, refusals and breaker time (None without any)."""
+    edges = edge_frames(comparison.base.summary)
+    if not edges:
+        return None
+    table = Table(title=f"call edges with resilience policies ({comparison.names[0]})")
+    table.add_column("edge")
+    for label, unit, _ in EDGE_COLUMNS.values():
+        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+    for name, frame in edges.items():
+        table.add_row(name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in EDGE_COLUMNS.items()))
     return table
 
 
@@ -152,6 +173,9 @@ def run(
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     console.print(_headline(comparison))
     console.print(_services(comparison))
+    edges = _edges(comparison)
+    if edges is not None:
+        console.print(edges)
     console.print(f"report: {folder / 'report.md'}")
 
 

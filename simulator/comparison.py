@@ -74,6 +74,16 @@ class Comparison:
         """Every variant's time series, with ``variant`` and ``replication`` columns."""
         return self._stacked({name: e.timeseries for name, e in self.experiments.items()})
 
+    @cached_property
+    def tries(self) -> pd.DataFrame:
+        """Every variant's tries on guarded call edges, with ``variant`` and ``replication`` columns."""
+        return self._stacked({name: e.tries for name, e in self.experiments.items()})
+
+    @cached_property
+    def breakers(self) -> pd.DataFrame:
+        """Every variant's circuit-breaker state changes, with ``variant`` and ``replication`` columns."""
+        return self._stacked({name: e.breakers for name, e in self.experiments.items()})
+
     def spans(self) -> pd.DataFrame:
         """Every variant's spans (large: one row per call), with ``variant`` and ``replication``."""
         return self._stacked({name: e.spans for name, e in self.experiments.items()})

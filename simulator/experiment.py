@@ -63,6 +63,14 @@ class Experiment:
     def timeseries(self) -> pd.DataFrame:
         return self._stacked([timeseries(r) for r in self.results])
 
+    @cached_property
+    def tries(self) -> pd.DataFrame:
+        return self._stacked([r.tries for r in self.results])
+
+    @cached_property
+    def breakers(self) -> pd.DataFrame:
+        return self._stacked([r.breakers for r in self.results])
+
 
 def run_experiment(
     scenario: Scenario,

@@ -14,12 +14,26 @@ import numpy as np
 import pandas as pd
 
 from simulator.figures import axes_or_new
+from simulator.records import ANSWERED
 from simulator.timeseries import REQUEST_SCOPE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_latency_cdf", "plot_latency_percentiles", "plot_throughput", "plot_utilization"]
+__all__ = [
+    "is_edge",
+    "plot_breaker_open",
+    "plot_edge_tries",
+    "plot_latency_cdf",
+    "plot_latency_percentiles",
+    "plot_throughput",
+    "plot_utilization",
+]
+
+
+def is_edge(scopes: pd.Series) -> pd.Series:
+    """Which time-series rows belong to a call edge (scope ``caller->callee``)."""
+    return scopes.astype(str).str.contains("->", regex=False)
 
 
 def variants_in(frame: pd.DataFrame) -> list[str]:
@@ -37,12 +51,12 @@ def _by_time(frame: pd.DataFrame, scope: str | None = None) -> pd.DataFrame:
 
 
 def plot_latency_cdf(requests: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Empirical CDF of successful requests' latency, log-scaled milliseconds.
+    """Empirical CDF of answered requests' latency (ok or fallback), log-scaled milliseconds.
 
     One line per variant when the frame compares variants, otherwise one per workload.
     """
     ax = axes_or_new(ax)
-    ok = requests[requests["status"] == "ok"]
+    ok = requests[requests["status"].isin(ANSWERED)]
     by = "variant" if variants_in(requests) else "workload"
     groups = ok.groupby(by, observed=True, sort=by == "workload")  # workloads in scenario order
     for name, group in groups:
@@ -108,7 +122,7 @@ def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each service's slots in use: over time, or as mean bars per variant when comparing."""
-    services = series[series["scope"] != REQUEST_SCOPE]
+    services = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"])]
     variants = variants_in(series)
     if not variants:
         rows = _by_time(services)
@@ -128,4 +142,32 @@ def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_title("Utilization by service and variant")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(title="variant", fontsize=8)
+    return ax
+
+
+def _edge_lines(
+    series: pd.DataFrame, column: str, scale: float = 1.0
+) -> list[tuple[pd.Series, pd.Series, str]]:
+    """One line per edge for a single variant; per variant (summed over edges) when comparing."""
+    rows = _by_time(series[is_edge(series["scope"])])
+    if not variants_in(series):
+        return [(g["time"], g[column] * scale, str(name)) for name, g in rows.groupby("scope", sort=False)]
+    total = rows.groupby(["variant", "time"], sort=False)[column].sum().reset_index()
+    return _per_variant(total, column, scale)
+
+
+def plot_edge_tries(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Tries sent per second on the guarded call edges: the work that retries and hedges add.
+
+    Per edge for one variant; summed over the edges, one line per variant, when comparing.
+    """
+    title = "Tries sent on call edges (retries and hedges included)"
+    return _over_time(axes_or_new(ax), _edge_lines(series, "tries_per_s"), "tries per second", title)
+
+
+def plot_breaker_open(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Fraction of each time bin the circuit breakers spent open (per edge, or summed per variant)."""
+    lines = _edge_lines(series, "breaker_open")
+    ax = _over_time(axes_or_new(ax), lines, "time open (fraction of the bin)", "Circuit breakers open")
+    ax.set_ylim(bottom=0)
     return ax

@@ -5,16 +5,35 @@ keeps a million-request run small; :class:`RunResult` turns them into pandas Dat
 
 ``requests`` columns, one row per request in order of arrival: ``request`` (id, numbered in that
 order), ``workload`` (name), ``arrival`` and ``end`` (seconds of simulated time), ``latency``
-(``end - arrival``, seconds), ``status`` (``ok``, ``error``, or ``limited``: refused by a gateway's
-rate limit, HTTP 429), ``client`` and ``key`` (the sender and
-the resource asked for, when the workload draws them; -1 otherwise).
+(``end - arrival``, seconds), ``status`` (one of :data:`OUTCOMES`, below), ``client`` and ``key`` (the
+sender and the resource asked for, when the workload draws them; -1 otherwise).
+
+The outcome of a request, or of one try on a call edge with resilience policies (:data:`OUTCOMES`):
+``ok``; ``fallback`` (a call failed but its edge answered with a fallback); ``error`` (a call failed:
+a crash, an injected error, a failure further down); ``timeout`` (a try or the deadline ran out);
+refused somewhere on the way -- ``limited`` (a gateway's rate limit, HTTP 429), ``rejected`` (a full
+queue), ``shed`` (a service's load shedder), ``concurrency_limited`` (a service's adaptive concurrency
+limit), ``breaker_open`` (the caller's circuit breaker), ``bulkhead_full`` (the caller's bulkhead); and
+for tries only ``cancelled`` (a hedge's loser, abandoned once another try answered). A request that
+fails takes the reason of the last refusal or timeout on its way (``error`` if there was none).
 
 ``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
 ``sojourn`` (``end - arrival``), ``status`` (``ok``; ``rejected`` when the queue was full;
 ``failed`` when a call it made failed; at gateways ``limited`` by a rate limit (replica -1),
 ``cached`` when answered from the cache, ``coalesced`` when it shared another call's answer;
-``refused`` when sent to a replica that is down, or when no replica was known to be up).
+``refused`` when sent to a replica that is down, or when no replica was known to be up; ``shed`` and
+``concurrency_limited`` when the service's shedder or adaptive limit refused it at the door;
+``expired`` when its request's deadline had passed before it could start, so it was dropped unserved;
+``cancelled`` when a hedged call's other try answered first and this one was still queued).
+
+``tries`` columns, one row per try on a call edge with resilience policies: ``request``, ``edge``
+(``caller->callee``), ``attempt`` (1 for the first try, n for the (n-1)th retry; a hedge shares the
+number of the try it backs up), ``kind`` (``first``, ``retry``, ``hedge``), ``outcome`` (see above),
+``start`` and ``end`` (seconds; the end is when the caller stopped waiting for it).
+
+``breakers`` columns, one row per circuit-breaker state change: ``time``, ``edge``, ``from_state`` and
+``to_state`` (``closed``, ``open``, ``half_open``).
 """
 
 from __future__ import annotations
@@ -26,19 +45,68 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-__all__ = ["REQUEST_STATUS", "SPAN_STATUS", "SUCCESSFUL", "Recorder", "RunResult", "Status"]
+__all__ = [
+    "ANSWERED",
+    "BREAKER_STATES",
+    "OUTCOMES",
+    "SPAN_STATUS",
+    "SUCCESSFUL",
+    "TRY_KINDS",
+    "Outcome",
+    "Recorder",
+    "RunResult",
+    "Status",
+]
 
 
 class Status:
     """Span status codes, as stored in the records (names in :data:`SPAN_STATUS`)."""
 
-    OK, REJECTED, FAILED, LIMITED, CACHED, COALESCED, REFUSED = range(7)
+    OK, REJECTED, FAILED, LIMITED, CACHED, COALESCED, REFUSED, SHED, CONCURRENCY_LIMITED = range(9)
+    EXPIRED, CANCELLED = 9, 10
 
 
-SPAN_STATUS = ("ok", "rejected", "failed", "limited", "cached", "coalesced", "refused")
+SPAN_STATUS = (
+    "ok",
+    "rejected",
+    "failed",
+    "limited",
+    "cached",
+    "coalesced",
+    "refused",
+    "shed",
+    "concurrency_limited",
+    "expired",
+    "cancelled",
+)
 SUCCESSFUL = ("ok", "cached", "coalesced")
 """Span statuses of calls that answered successfully (from their own work, the cache, or a shared call)."""
-REQUEST_STATUS = ("ok", "error", "limited")
+
+
+class Outcome:
+    """Outcome codes of requests and tries (names in :data:`OUTCOMES`)."""
+
+    OK, FALLBACK, ERROR, TIMEOUT, LIMITED, REJECTED, SHED, CONCURRENCY_LIMITED = range(8)
+    BREAKER_OPEN, BULKHEAD_FULL, CANCELLED = 8, 9, 10
+
+
+OUTCOMES = (
+    "ok",
+    "fallback",
+    "error",
+    "timeout",
+    "limited",
+    "rejected",
+    "shed",
+    "concurrency_limited",
+    "breaker_open",
+    "bulkhead_full",
+    "cancelled",
+)
+ANSWERED = ("ok", "fallback")
+"""Request outcomes where the client got an answer (a full one, or a fallback)."""
+TRY_KINDS = ("first", "retry", "hedge")
+BREAKER_STATES = ("closed", "open", "half_open")
 
 
 class Recorder:
@@ -49,16 +117,31 @@ class Recorder:
     views of these arrays when the frames are built.
     """
 
-    __slots__ = ("request_codes", "request_times", "span_codes", "span_times")
+    __slots__ = (
+        "breaker_codes",
+        "breaker_times",
+        "request_codes",
+        "request_times",
+        "span_codes",
+        "span_times",
+        "try_codes",
+        "try_times",
+    )
 
     REQUEST_CODES = ("request", "workload", "status", "client", "key")
     REQUEST_TIMES = ("arrival", "end")
     SPAN_CODES = ("request", "service", "replica", "status")
     SPAN_TIMES = ("arrival", "start", "end")
+    TRY_CODES = ("request", "edge", "attempt", "kind", "outcome")
+    TRY_TIMES = ("start", "end")
+    BREAKER_CODES = ("edge", "from_state", "to_state")
+    BREAKER_TIMES = ("time",)
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
         self.span_codes, self.span_times = array("q"), array("d")
+        self.try_codes, self.try_times = array("q"), array("d")
+        self.breaker_codes, self.breaker_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -104,6 +187,8 @@ class RunResult:
     services: tuple[str, ...]
     capacity: dict[str, int]
     recorder: Recorder = field(repr=False)
+    edges: tuple[str, ...] = ()
+    """Names (``caller->callee``) of the call edges with resilience policies, as coded in ``tries``."""
 
     @property
     def n_requests(self) -> int:
@@ -116,7 +201,7 @@ class RunResult:
             _columns(r.request_codes, r.REQUEST_CODES),
             _columns(r.request_times, r.REQUEST_TIMES),
             ["request", "workload", "arrival", "end", "status", "client", "key"],
-            {"workload": self.workloads, "status": REQUEST_STATUS},
+            {"workload": self.workloads, "status": OUTCOMES},
         )
         frame.insert(4, "latency", frame["end"] - frame["arrival"])
         return frame.sort_values("request", ignore_index=True)  # recorded as they finish
@@ -134,3 +219,23 @@ class RunResult:
         frame.insert(6, "wait", frame["start"] - frame["arrival"])
         frame.insert(7, "sojourn", frame["end"] - frame["arrival"])
         return frame
+
+    @cached_property
+    def tries(self) -> pd.DataFrame:
+        r = self.recorder
+        return _frame(
+            _columns(r.try_codes, r.TRY_CODES),
+            _columns(r.try_times, r.TRY_TIMES),
+            ["request", "edge", "attempt", "kind", "outcome", "start", "end"],
+            {"edge": self.edges, "kind": TRY_KINDS, "outcome": OUTCOMES},
+        )
+
+    @cached_property
+    def breakers(self) -> pd.DataFrame:
+        r = self.recorder
+        return _frame(
+            _columns(r.breaker_codes, r.BREAKER_CODES),
+            _columns(r.breaker_times, r.BREAKER_TIMES),
+            ["time", "edge", "from_state", "to_state"],
+            {"edge": self.edges, "from_state": BREAKER_STATES, "to_state": BREAKER_STATES},
+        )

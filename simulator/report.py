@@ -7,7 +7,8 @@ mean and 95% interval per variant, and paired differences from the first variant
 call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
 ``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
-together.
+together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
+:mod:`simulator.records`), ``tries.png`` and ``breakers.png``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,21 @@ from matplotlib.figure import Figure
 
 from simulator.comparison import Comparison
 from simulator.plots import (
+    plot_breaker_open,
+    plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
     plot_throughput,
     plot_utilization,
 )
-from simulator.tables import HEADLINE, SERVICE_COLUMNS, format_interval, split_summary
+from simulator.tables import (
+    EDGE_COLUMNS,
+    SERVICE_COLUMNS,
+    edge_frames,
+    format_interval,
+    headline_rows,
+    split_summary,
+)
 from simulator.topology import draw_topology
 
 __all__ = ["summary_document", "write_report"]
@@ -52,9 +62,12 @@ def summary_document(comparison: Comparison) -> dict[str, object]:
             "scenario": experiment.scenario.name,
             "metrics": _cells(overall),
             "services": {service: _cells(frame) for service, frame in services.items()},
+            "edges": {edge: _cells(frame) for edge, frame in edge_frames(experiment.summary).items()},
         }
     differences = {
-        metric: _cells(comparison.differences(metric)) for metric in HEADLINE if len(comparison.names) > 1
+        metric: _cells(comparison.differences(metric))
+        for metric in _headline(comparison)
+        if len(comparison.names) > 1
     }
     return {
         "scenario": base.scenario.name,
@@ -70,11 +83,15 @@ def summary_document(comparison: Comparison) -> dict[str, object]:
     }
 
 
+def _headline(comparison: Comparison) -> dict[str, tuple[str, str, float]]:
+    return headline_rows([split_summary(e.summary)[0] for e in comparison.experiments.values()])
+
+
 def _headline_table(comparison: Comparison) -> list[str]:
     names = comparison.names
     lines = [f"| metric | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
     overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
-    for key, (label, unit, scale) in HEADLINE.items():
+    for key, (label, unit, scale) in _headline(comparison).items():
         cells = " | ".join(format_interval(overall[n].loc[key], scale, brackets=True) for n in names)
         lines.append(f"| {label} ({unit}) | {cells} |")
     return lines
@@ -88,20 +105,22 @@ def _differences_table(comparison: Comparison) -> list[str]:
         f"| metric | {' | '.join(others)} |",
         "|---" * (len(others) + 1) + "|",
     ]
-    for key, (label, unit, scale) in HEADLINE.items():
+    for key, (label, unit, scale) in _headline(comparison).items():
         table = comparison.differences(key)
         cells = " | ".join(format_interval(table.loc[n], scale, brackets=True) for n in others)
         lines.append(f"| Δ {label} ({unit}) | {cells} |")
     return lines
 
 
-def _services_table(summary: pd.DataFrame) -> list[str]:
-    header = " | ".join(f"{label} ({unit})" for label, unit, _ in SERVICE_COLUMNS.values())
-    lines = [f"| service | {header} |", "|---" * (len(SERVICE_COLUMNS) + 1) + "|"]
-    for name, frame in split_summary(summary)[1].items():
+def _scope_table(
+    kind: str, scopes: dict[str, pd.DataFrame], columns: dict[str, tuple[str, str, float]]
+) -> list[str]:
+    """One row per service (or edge), one column per metric in ``columns``."""
+    header = " | ".join(f"{label} ({unit})" if unit else label for label, unit, _ in columns.values())
+    lines = [f"| {kind} | {header} |", "|---" * (len(columns) + 1) + "|"]
+    for name, frame in scopes.items():
         cells = " | ".join(
-            format_interval(frame.loc[key], scale, brackets=True)
-            for key, (_, _, scale) in SERVICE_COLUMNS.items()
+            format_interval(frame.loc[key], scale, brackets=True) for key, (_, _, scale) in columns.items()
         )
         lines.append(f"| {name} | {cells} |")
     return lines
@@ -130,15 +149,24 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
         lines += [
             f"## Services{f' ({name})' if compared else ''}",
             "",
-            *_services_table(experiment.summary),
+            *_scope_table("service", split_summary(experiment.summary)[1], SERVICE_COLUMNS),
             "",
         ]
+        edges = edge_frames(experiment.summary)
+        if edges:
+            lines += [
+                f"## Call edges with resilience policies{f' ({name})' if compared else ''}",
+                "",
+                *_scope_table("edge", edges, EDGE_COLUMNS),
+                "",
+            ]
     lines += ["## Plots", ""]
     lines += [f"![{title}]({file})\n" for file, title in figures]
     lines += [
         "## Files",
         "",
-        "`summary.json`, `requests.csv`, `timeseries.csv` and, with `--spans`, `spans.csv`",
+        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, and with",
+        "resilience policies on call edges `tries.csv` and `breakers.csv`",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -156,6 +184,10 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     tables = {"requests": comparison.requests, "timeseries": comparison.timeseries}
     if spans:
         tables["spans"] = comparison.spans()
+    guarded = len(comparison.tries) > 0
+    if guarded:
+        tables["tries"] = comparison.tries
+        tables["breakers"] = comparison.breakers
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         frame.round(9).to_csv(path, index=False)
@@ -168,6 +200,11 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
         ("throughput.png", "Throughput over time", lambda ax: plot_throughput(series, ax)),
         ("utilization.png", "Utilization", lambda ax: plot_utilization(series, ax)),
     ]
+    if guarded:
+        figures += [
+            ("tries.png", "Tries on call edges", lambda ax: plot_edge_tries(series, ax)),
+            ("breakers.png", "Circuit breakers open", lambda ax: plot_breaker_open(series, ax)),
+        ]
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())

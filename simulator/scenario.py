@@ -35,6 +35,7 @@ from simulator.distributions import Distribution
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 from simulator.gateway import GatewayConfig
 from simulator.popularity import Popularity
+from simulator.resilience import ConcurrencyLimitSettings, ResilienceConfig, SheddingSettings
 
 __all__ = [
     "BASE",
@@ -162,6 +163,8 @@ class Service(StrictModel):
     if every slot of that replica is busy it waits in the replica's FIFO queue, and when
     ``queue_capacity`` waiting calls are already there it is rejected at once. ``replica_profiles``
     makes replicas unequal (by index), which is where balancing policies start to differ.
+    ``shedding`` and ``concurrency_limit`` refuse calls at a replica's door before they queue
+    (:mod:`simulator.resilience`).
     """
 
     replicas: int = Field(1, ge=1, le=100_000)
@@ -173,6 +176,8 @@ class Service(StrictModel):
     replica_profiles: dict[int, ReplicaProfile] = Field(default_factory=dict)
     gateway: GatewayConfig | None = None
     discovery: DiscoveryConfig | None = None
+    shedding: SheddingSettings | None = None
+    concurrency_limit: ConcurrencyLimitSettings | None = None
 
     @model_validator(mode="after")
     def _gateway_features_on_gateways(self) -> Service:
@@ -249,6 +254,7 @@ class Scenario(StrictModel):
     routes: dict[str, list[Step]] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)
     faults: list[ReplicaFault] = Field(default_factory=list)
+    resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("warmup")

@@ -2,20 +2,25 @@
 
 Only requests that *arrive* inside the observation window ``[warmup, horizon)`` count (every one of
 them finished: the engine drains the system after the horizon), so the warm-up transient does not
-bias the steady-state figures. Latency statistics are over successful requests; failures show up in
-``error_rate``.
+bias the steady-state figures. Latency statistics are over answered requests (``ok`` or
+``fallback``); failures show up in ``error_rate``.
 
 Per replication, :func:`replication_metrics` gives one flat mapping from metric name to value:
-``throughput`` (successful requests per second), ``error_rate`` (any failure, rate-limit refusals
-included), ``limited`` (share refused with 429),
-``latency_mean``, ``latency_p50``,
+``throughput`` (answered requests per second), ``error_rate`` (any failure, rate-limit refusals
+included), the share of requests of each outcome other than ``ok`` (``limited``: refused with 429;
+``fallback``, ``timeout``, ``rejected``, ``shed``, ``concurrency_limited``, ``breaker_open``,
+``bulkhead_full``: see :mod:`simulator.records`), ``latency_mean``, ``latency_p50``,
 ``latency_p90``, ``latency_p99``, ``latency_p999`` (seconds), and per service ``<service>.utilization``
 (fraction of slots in use), ``<service>.arrival_rate`` (calls per second), ``<service>.wait`` and
 ``<service>.sojourn`` (mean seconds queued, and queued plus served), ``<service>.p_wait``
 (fraction of calls that had to queue), ``<service>.in_service`` (time-average
 number of calls in the service: Little's L), ``<service>.rejected`` (fraction of calls turned away by a
 full queue), ``<service>.limited`` (refused by a gateway rate limit) and ``<service>.cache_hits``
-(answered by a gateway cache, alone or by sharing an in-flight fetch).
+(answered by a gateway cache, alone or by sharing an in-flight fetch). Per call edge with resilience
+policies (``caller->callee``): ``<edge>.tries`` (tries sent per call: the edge's work amplification),
+``<edge>.retries`` and ``<edge>.hedges`` (per call), ``<edge>.timeouts`` (share of sent tries that
+timed out), ``<edge>.refused`` (share of tries refused by the edge's bulkhead or breaker) and
+``<edge>.breaker_open`` (fraction of the window the breaker spent open).
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -28,12 +33,24 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
-from simulator.records import RunResult
+from simulator.records import ANSWERED, BREAKER_STATES, RunResult
 from simulator.timeseries import level_average
 
-__all__ = ["PERCENTILES", "confidence_interval", "replication_metrics", "summarize"]
+__all__ = ["FAILURE_SHARES", "PERCENTILES", "confidence_interval", "replication_metrics", "summarize"]
 
 PERCENTILES = {"latency_p50": 50.0, "latency_p90": 90.0, "latency_p99": 99.0, "latency_p999": 99.9}
+FAILURE_SHARES = (
+    "limited",
+    "fallback",
+    "timeout",
+    "rejected",
+    "shed",
+    "concurrency_limited",
+    "breaker_open",
+    "bulkhead_full",
+)
+"""Request outcomes whose share is a metric of its own."""
+_NOT_SENT = ("breaker_open", "bulkhead_full")
 
 
 def replication_metrics(result: RunResult) -> dict[str, float]:
@@ -42,14 +59,15 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
     window = stop - start
     requests = result.requests
     inside = requests[(requests["arrival"] >= start) & (requests["arrival"] < stop)]
-    ok = inside.loc[inside["status"] == "ok", "latency"].to_numpy()
+    ok = inside.loc[inside["status"].isin(ANSWERED), "latency"].to_numpy()
     metrics = {
         "requests": float(len(inside)),
         "throughput": len(ok) / window,
         "error_rate": 1 - len(ok) / len(inside) if len(inside) else math.nan,
-        "limited": _share(inside["status"], ("limited",)),
         "latency_mean": float(ok.mean()) if len(ok) else math.nan,
     }
+    for outcome in FAILURE_SHARES:
+        metrics[outcome] = _share(inside["status"], (outcome,))
     for name, q in PERCENTILES.items():
         metrics[name] = float(np.percentile(ok, q)) if len(ok) else math.nan
     spans = result.spans
@@ -68,7 +86,40 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics[f"{name}.rejected"] = _share(calls["status"], ("rejected",))
         metrics[f"{name}.limited"] = _share(calls["status"], ("limited",))
         metrics[f"{name}.cache_hits"] = _share(calls["status"], ("cached", "coalesced"))
+    metrics.update(edge_metrics(result))
     return metrics
+
+
+def edge_metrics(result: RunResult) -> dict[str, float]:
+    """Per guarded call edge: tries, retries and hedges per call, timeouts, refusals, breaker open time."""
+    start, stop = result.warmup, result.horizon
+    tries = result.tries
+    tries = tries[(tries["start"] >= start) & (tries["start"] < stop)]
+    breakers = result.breakers
+    metrics: dict[str, float] = {}
+    for name, group in tries.groupby("edge", observed=False, sort=False):
+        calls = int((group["kind"] == "first").sum())
+        sent = group[~group["outcome"].isin(_NOT_SENT)]
+        metrics[f"{name}.tries"] = len(sent) / calls if calls else math.nan
+        metrics[f"{name}.retries"] = float((group["kind"] == "retry").sum()) / calls if calls else math.nan
+        metrics[f"{name}.hedges"] = float((group["kind"] == "hedge").sum()) / calls if calls else math.nan
+        metrics[f"{name}.timeouts"] = _share(sent["outcome"], ("timeout",))
+        metrics[f"{name}.refused"] = _share(group["outcome"], _NOT_SENT)
+        changes = breakers[breakers["edge"] == name]
+        metrics[f"{name}.breaker_open"] = state_share(changes, "open", start, stop)
+    return metrics
+
+
+def state_share(changes: pd.DataFrame, state: str, start: float, stop: float) -> float:
+    """Fraction of ``[start, stop)`` a breaker spent in ``state``, from its ``breakers`` records (closed
+    before the first change)."""
+    times = np.concatenate([[-math.inf], changes["time"].to_numpy(), [math.inf]])
+    states = [BREAKER_STATES[0], *changes["to_state"].astype(str)]
+    inside = 0.0
+    for index, current in enumerate(states):
+        if current == state:
+            inside += max(0.0, min(times[index + 1], stop) - max(times[index], start))
+    return inside / (stop - start)
 
 
 def _share(statuses: pd.Series, among: tuple[str, ...]) -> float:

@@ -9,17 +9,44 @@ import math
 
 import pandas as pd
 
-__all__ = ["HEADLINE", "SERVICE_COLUMNS", "format_interval", "split_summary"]
+__all__ = [
+    "EDGE_COLUMNS",
+    "HEADLINE",
+    "OUTCOME_ROWS",
+    "SERVICE_COLUMNS",
+    "edge_frames",
+    "format_interval",
+    "headline_rows",
+    "split_summary",
+]
 
 HEADLINE = {
     "throughput": ("throughput", "req/s", 1.0),
     "error_rate": ("error rate", "%", 100.0),
-    "limited": ("rate limited", "%", 100.0),
     "latency_mean": ("latency mean", "ms", 1e3),
     "latency_p50": ("latency p50", "ms", 1e3),
     "latency_p90": ("latency p90", "ms", 1e3),
     "latency_p99": ("latency p99", "ms", 1e3),
     "latency_p999": ("latency p99.9", "ms", 1e3),
+}
+OUTCOME_ROWS = {
+    "limited": ("rate limited", "%", 100.0),
+    "fallback": ("fallback answers", "%", 100.0),
+    "timeout": ("timed out", "%", 100.0),
+    "rejected": ("rejected (queue full)", "%", 100.0),
+    "shed": ("shed", "%", 100.0),
+    "concurrency_limited": ("concurrency limited", "%", 100.0),
+    "breaker_open": ("breaker open", "%", 100.0),
+    "bulkhead_full": ("bulkhead full", "%", 100.0),
+}
+"""Shares of request outcomes, shown only when some variant has any."""
+EDGE_COLUMNS = {
+    "tries": ("tries per call", "", 1.0),
+    "retries": ("retries per call", "", 1.0),
+    "hedges": ("hedges per call", "", 1.0),
+    "timeouts": ("tries timed out", "%", 100.0),
+    "refused": ("refused by bulkhead/breaker", "%", 100.0),
+    "breaker_open": ("breaker open", "% of time", 100.0),
 }
 SERVICE_COLUMNS = {
     "utilization": ("utilization", "%", 100.0),
@@ -32,15 +59,35 @@ SERVICE_COLUMNS = {
 }
 
 
+def headline_rows(overall: list[pd.DataFrame]) -> dict[str, tuple[str, str, float]]:
+    """The headline metrics to show for these variants: :data:`HEADLINE`, then the outcome shares
+    (:data:`OUTCOME_ROWS`) that are above zero in at least one of them."""
+    rows = dict(HEADLINE)
+    for key, row in OUTCOME_ROWS.items():
+        if any(key in frame.index and frame.loc[key, "mean"] > 0 for frame in overall):
+            rows[key] = row
+    return rows
+
+
+def _scoped(summary: pd.DataFrame, edges: bool) -> dict[str, pd.DataFrame]:
+    scopes: dict[str, pd.DataFrame] = {}
+    for name in summary.index[summary.index.str.contains(".", regex=False)]:
+        scope, metric = name.rsplit(".", 1)
+        if ("->" in scope) == edges:
+            scopes.setdefault(scope, pd.DataFrame(columns=summary.columns))
+            scopes[scope].loc[metric] = summary.loc[name]
+    return scopes
+
+
 def split_summary(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Separate end-to-end metrics from per-service ones (``service.metric`` rows)."""
     overall = summary[~summary.index.str.contains(".", regex=False)]
-    services: dict[str, pd.DataFrame] = {}
-    for name in summary.index[summary.index.str.contains(".", regex=False)]:
-        service, metric = name.rsplit(".", 1)
-        services.setdefault(service, pd.DataFrame(columns=summary.columns))
-        services[service].loc[metric] = summary.loc[name]
-    return overall, services
+    return overall, _scoped(summary, edges=False)
+
+
+def edge_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per guarded call edge (``caller->callee.metric`` rows), one frame of its metrics."""
+    return _scoped(summary, edges=True)
 
 
 def format_interval(row: pd.Series, scale: float, brackets: bool = False) -> str:

@@ -12,7 +12,10 @@ Columns of :func:`timeseries` (one row per bin and scope; ``time`` is the bin's 
 (mean fraction of slots in use), ``queue_length`` (mean requests waiting), ``in_service`` (mean
 requests waiting or served); for ``requests`` the latency percentiles ``latency_p50``, ``latency_p90``,
 ``latency_p99`` (seconds) of the requests that finished in the bin, and ``in_flight`` (mean requests in
-the system).
+the system). Throughput and latency count answered requests (``ok`` or ``fallback``). For each call
+edge with resilience policies (scope ``caller->callee``): ``tries_per_s`` (tries sent),
+``retries_per_s``, ``timeouts_per_s``, ``refused_per_s`` (by the edge's bulkhead or breaker) and
+``breaker_open`` (fraction of the bin the breaker spent open).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.records import SUCCESSFUL, RunResult
+from simulator.records import ANSWERED, SUCCESSFUL, RunResult
 
 __all__ = ["REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
 
@@ -75,7 +78,7 @@ def _service_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
 def _request_rows(result: RunResult, edges: np.ndarray) -> pd.DataFrame:
     requests = result.requests
     arrival, end, latency = (requests[c].to_numpy() for c in ("arrival", "end", "latency"))
-    ok = (requests["status"] == "ok").to_numpy()
+    ok = requests["status"].isin(ANSWERED).to_numpy()
     frame = pd.DataFrame(
         {
             "time": edges[:-1],
@@ -94,10 +97,36 @@ def _request_rows(result: RunResult, edges: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+def _edge_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
+    tries, breakers = result.tries, result.breakers
+    rows = []
+    for name, group in tries.groupby("edge", observed=False, sort=False):
+        start = group["start"].to_numpy()
+        refused = group["outcome"].isin(("breaker_open", "bulkhead_full")).to_numpy()
+        changes = breakers[breakers["edge"] == name]
+        times = changes["time"].to_numpy()
+        opened = (changes["to_state"] == "open").to_numpy()
+        ends = np.append(times[1:], max(result.horizon, times[-1]) if len(times) else 0.0)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "time": edges[:-1],
+                    "scope": name,
+                    "tries_per_s": _rate(start[~refused], edges),
+                    "retries_per_s": _rate(start[(group["kind"] == "retry").to_numpy()], edges),
+                    "timeouts_per_s": _rate(start[(group["outcome"] == "timeout").to_numpy()], edges),
+                    "refused_per_s": _rate(start[refused], edges),
+                    "breaker_open": level_average(times[opened], ends[opened], edges),
+                }
+            )
+        )
+    return rows
+
+
 def timeseries(result: RunResult) -> pd.DataFrame:
-    """Per-bin series for every service and for end-to-end requests (see the module docstring)."""
+    """Per-bin series for every service, end-to-end requests and guarded call edges (module docstring)."""
     edges = bin_edges(result.horizon, result.interval)
-    frames = [*_service_rows(result, edges), _request_rows(result, edges)]
+    frames = [*_service_rows(result, edges), _request_rows(result, edges), *_edge_rows(result, edges)]
     frame = pd.concat(frames, ignore_index=True)
     frame["scope"] = frame["scope"].astype(str)
     return frame

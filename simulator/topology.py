@@ -160,6 +160,15 @@ def check_topology(scenario: Scenario) -> list[Problem]:
             if name not in services and name != CLIENT:
                 problems.append(Problem(("network", "edges", index, key), f"unknown service {name!r}"))
     graph = build_topology(scenario)
+    for index, edge in enumerate(scenario.resilience.edges):
+        loc = ("resilience", "edges", index)
+        unknown = [
+            (key, name) for key, name in (("from", edge.source), ("to", edge.target)) if name not in graph
+        ]
+        for key, name in unknown:
+            problems.append(Problem((*loc, key), f"unknown service {name!r}"))
+        if not unknown and not graph.has_edge(edge.source, edge.target):
+            problems.append(Problem(loc, f"no route has {edge.source!r} call {edge.target!r}"))
     calls = graph.subgraph(services)
     for cycle in nx.simple_cycles(calls):
         closing = graph.edges[cycle[-1], cycle[0]]["loc"]

@@ -10,14 +10,17 @@ import simpy
 from patterns.cache import SingleFlight, TTLCache
 from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
+from simulator.engine.admission import Door
 from simulator.engine.calls import CachedCallNode, Call, CallNode
 from simulator.engine.discovery import Discovery, schedule_fault
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
+from simulator.engine.guard import EdgeGuard, GuardedCallNode
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
 from simulator.gateway import GatewayConfig, build_limiter
 from simulator.records import Recorder, RunResult
+from simulator.resilience import build_gate, build_shedder
 from simulator.scenario import (
     CLIENT,
     BranchStep,
@@ -51,6 +54,10 @@ class Engine:
         self._samplers: dict[str, Callable[[], float]] = {}
         self.caches: dict[str, tuple[TTLCache, SingleFlight | None]] = {}
         self.route_being_compiled = ""
+        self.guards: dict[tuple[str, str], EdgeGuard | None] = {}
+        self.expiry = any(
+            scenario.resilience.policy(CLIENT, callee).deadline is not None for callee in scenario.services
+        )
         self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
         self.discovery = {
             name: Discovery(
@@ -105,6 +112,12 @@ class Engine:
             if profile is not None and profile.noisy is not None:
                 spells = self.sampler(f"noisy:{name}/{index}", _UNIT_EXPONENTIAL)
                 Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
+            if service.shedding or service.concurrency_limit or self.expiry:
+                replica.door = Door(
+                    build_shedder(service.shedding, self.clock) if service.shedding else None,
+                    build_gate(service.concurrency_limit) if service.concurrency_limit else None,
+                    self.expiry,
+                )
             replicas.append(replica)
         seed = int(self.streams(f"balancer:{name}").integers(2**63))
         policy = build_policy(service.balancer, random.Random(seed), self.clock)
@@ -172,7 +185,32 @@ class Engine:
             return lambda: value
         return self.sampler(f"network:{caller}->{callee}", latency)
 
-    def compile_call(self, step: CallStep, caller: str, where: str) -> CallNode:
+    def guard(self, caller: str, callee: str) -> EdgeGuard | None:
+        """The resilience policies of the edge, one object per edge however many steps call it."""
+        edge = (caller, callee)
+        if edge not in self.guards:
+            policy = self.scenario.resilience.policy(caller, callee)
+            self.guards[edge] = None
+            if policy.active:
+                seed = int(self.streams(f"resilience:{caller}->{callee}").integers(2**63))
+                code = sum(guard is not None for guard in self.guards.values())
+                self.guards[edge] = EdgeGuard(
+                    self.env, code, policy, self.recorder, random.Random(seed), caller == CLIENT
+                )
+        return self.guards[edge]
+
+    @property
+    def edge_names(self) -> tuple[str, ...]:
+        """Names of the guarded edges, in the order of their codes in the ``tries`` records."""
+        return tuple(f"{a}->{b}" for (a, b), guard in self.guards.items() if guard is not None)
+
+    def compile_call(self, step: CallStep, caller: str, where: str) -> Plan:
+        """A call step, wrapped in its edge's resilience policies if it has any."""
+        node = self.plain_call(step, caller, where)
+        guard = self.guard(caller, step.call)
+        return node if guard is None else GuardedCallNode(node, guard)
+
+    def plain_call(self, step: CallStep, caller: str, where: str) -> CallNode:
         """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache."""
         service = self.scenario.services[step.call]
         demand = (
@@ -249,6 +287,7 @@ class Engine:
             services=self.service_names,
             capacity={name: s.replicas * s.concurrency for name, s in self.scenario.services.items()},
             recorder=self.recorder,
+            edges=self.edge_names,
         )
 
 

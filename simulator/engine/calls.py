@@ -12,7 +12,7 @@ from simpy.events import Event
 from patterns.cache import SingleFlight, TTLCache
 from simulator.engine.protocols import Continuation, Plan
 from simulator.engine.stations import Station
-from simulator.records import Status
+from simulator.records import Outcome, Status
 
 if TYPE_CHECKING:
     from simulator.engine.sources import Request
@@ -21,7 +21,12 @@ __all__ = ["CachedCallNode", "Call", "CallNode"]
 
 
 class Call(Event):
-    """One visit of a request to a service, rescheduled as the event of each stage of the visit."""
+    """One visit of a request to a service, rescheduled as the event of each stage of the visit.
+
+    ``reason`` says why a failed call failed, when the station refused it (an :class:`Outcome`).
+    """
+
+    reason = Outcome.ERROR
 
     def __init__(self, env: simpy.Environment, node: CallNode, request: Request, k: Continuation) -> None:
         self.env, self.node, self.request, self.k = env, node, request, k
@@ -53,7 +58,10 @@ class CallNode:
         self.nested_done: Callable[[Call, bool], None] = station.release
 
     def start(self, request: Request, k: Continuation) -> None:
-        call = Call(self.env, self, request, k)
+        self.send(Call(self.env, self, request, k))
+
+    def send(self, call: Call) -> None:
+        """Put ``call`` on the wire to the station (or straight in, without network latency)."""
         if self.latency is None:
             self.station.submit(call)
         else:

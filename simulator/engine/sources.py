@@ -9,6 +9,7 @@ from simpy.core import NORMAL
 from simpy.events import Event
 
 from simulator.engine.protocols import Plan
+from simulator.records import Outcome
 
 if TYPE_CHECKING:
     from simulator.engine.build import Engine
@@ -18,19 +19,28 @@ __all__ = ["NOBODY", "ClosedSource", "OpenSource", "Request", "Source", "User"]
 NOBODY = -1
 """The client or key of a request whose workload draws none."""
 
+_NEVER = float("inf")
+
 
 class Request:
     """One request of a workload; as the continuation of its route it records itself when done.
 
     ``client`` and ``key`` are the sender and the resource asked for, when the workload draws them;
     :data:`NOBODY` (-1) when it does not.
+
+    ``outcome`` is why it fails if it does (an :class:`~simulator.records.Outcome` code: the last
+    refusal or timeout on its way, ``error`` by default); ``degraded`` says that some call on its way
+    was answered by a fallback; ``deadline`` is when the caller stops waiting (set by the first call
+    edge with a ``deadline``, propagated to every call the request makes).
     """
 
-    __slots__ = ("arrival", "client", "id", "key", "limited", "owner")
+    __slots__ = ("arrival", "client", "deadline", "degraded", "id", "key", "outcome", "owner")
 
     def __init__(self, rid: int, arrival: float, owner: Source, client: int, key: int) -> None:
         self.id, self.arrival, self.owner, self.client, self.key = rid, arrival, owner, client, key
-        self.limited = False  # refused by a gateway's rate limit (HTTP 429)
+        self.outcome = Outcome.ERROR
+        self.degraded = False
+        self.deadline = _NEVER
 
     @property
     def route(self) -> str:
@@ -63,7 +73,7 @@ class Source(Event):
         return request
 
     def finished(self, request: Request, ok: bool) -> None:
-        status = 0 if ok else (2 if request.limited else 1)  # indices into REQUEST_STATUS
+        status = (Outcome.FALLBACK if request.degraded else Outcome.OK) if ok else request.outcome
         self._codes((request.id, self.code, status, request.client, request.key))
         self._times((request.arrival, self.env._now))
 

@@ -18,10 +18,11 @@ from simpy.core import NORMAL
 from simpy.events import Event
 
 from patterns.balancing import Policy
-from simulator.records import Recorder, Status
+from simulator.records import Outcome, Recorder, Status
 from simulator.scenario import NoisyNeighbour
 
 if TYPE_CHECKING:
+    from simulator.engine.admission import Door
     from simulator.engine.calls import Call
 
 __all__ = ["Neighbour", "Replica", "Station"]
@@ -31,16 +32,28 @@ class Replica:
     """One instance: its slots, its queue, how slow it runs, and whether it is up.
 
     ``incarnation`` counts crashes: a call remembers the incarnation it started in, and one that
-    finishes in a later incarnation died with the process.
+    finishes in a later incarnation died with the process. ``door`` is its admission control
+    (:mod:`simulator.engine.admission`), if its service sheds, limits or drops expired work.
     """
 
-    __slots__ = ("alive", "busy", "incarnation", "index", "queue", "queue_capacity", "slots", "slowdown")
+    __slots__ = (
+        "alive",
+        "busy",
+        "door",
+        "incarnation",
+        "index",
+        "queue",
+        "queue_capacity",
+        "slots",
+        "slowdown",
+    )
 
     def __init__(self, index: int, slots: int, queue_capacity: int | None, slowdown: float = 1.0) -> None:
         self.index, self.slots, self.busy, self.slowdown = index, slots, 0, slowdown
         self.queue: deque[Call] = deque()
         self.queue_capacity = queue_capacity
         self.alive, self.incarnation = True, 0
+        self.door: Door | None = None
 
 
 class Neighbour(Event):
@@ -122,7 +135,7 @@ class Station:
             call.replica = self.front
             call.arrival = call.start = now = self.env._now
             self.record(call, now, Status.LIMITED)
-            call.request.limited = True
+            call.reason = call.request.outcome = Outcome.LIMITED
             call.node.respond(call, False)
             return
         policy = self.policy
@@ -141,17 +154,27 @@ class Station:
             return
         call.replica = replica
         call.arrival = now = self.env._now
+        if replica.door is not None:
+            refusal = replica.door.admit(call, replica)
+            if refusal:
+                self.turn_away(call, now, refusal)
+                return
         if replica.busy < replica.slots:
             replica.busy += 1
             self.begin(call, now)
         elif replica.queue_capacity is None or len(replica.queue) < replica.queue_capacity:
             replica.queue.append(call)
         else:
-            call.start = now
-            self.record(call, now, Status.REJECTED)
-            if policy is not None:
-                policy.finished(replica.index, 0.0, False)
-            call.node.respond(call, False)
+            self.turn_away(call, now, Status.REJECTED)
+
+    def turn_away(self, call: Call, now: float, status: int) -> None:
+        """Refuse ``call`` at its replica's door: a full queue, a shedder, a concurrency limit."""
+        call.start = now
+        self.record(call, now, status)
+        call.reason = call.request.outcome = _REFUSAL_OUTCOME[status]
+        if self.policy is not None:
+            self.policy.finished(call.replica.index, 0.0, False)
+        call.node.respond(call, False)
 
     def refuse(self, call: Call, replica: Replica) -> None:
         """Nobody answers: the chosen replica is down (connection refused) or none is known to be up."""
@@ -163,15 +186,60 @@ class Station:
         call.node.respond(call, False)
 
     def begin(self, call: Call, now: float) -> None:
+        """Serve ``call`` in the slot just taken or handed over (skipping calls nobody waits for)."""
+        door = call.replica.door
+        if door is not None:
+            while not door.starting(call, now):
+                self.drop_expired(call, now)
+                replica = call.replica
+                if not replica.queue:
+                    replica.busy -= 1
+                    return
+                call = replica.queue.popleft()
         call.start = now
         call.incarnation = call.replica.incarnation
         call.callbacks = [call.node.after_work]
         self.schedule(call, NORMAL, call.node.demand() * call.replica.slowdown)
 
+    def drop_expired(self, call: Call, now: float) -> None:
+        """Nobody waits for ``call`` any more (its deadline passed while it queued): record it as dropped.
+
+        Its failure reaches the caller through a zero-delay event, after this station's bookkeeping.
+        """
+        replica = call.replica
+        call.start = now
+        self.record(call, now, Status.EXPIRED)
+        replica.door.finished(call, now, False)  # type: ignore[union-attr]
+        if self.policy is not None:
+            self.policy.finished(replica.index, now - call.arrival, False)
+        call.reason = call.request.outcome = Outcome.TIMEOUT
+        call.callbacks = [self.expired]
+        self.schedule(call, NORMAL, 0.0)
+
+    @staticmethod
+    def expired(call: Call) -> None:
+        call.node.respond(call, False)
+
+    def cancel(self, call: Call) -> None:
+        """The caller no longer wants ``call`` (a hedge's loser): take it out of its queue if it is there."""
+        replica = getattr(call, "replica", None)
+        if replica is None or call not in replica.queue:
+            return  # still on the wire, or already being served: it runs to the end, unheard
+        replica.queue.remove(call)
+        now = self.env._now
+        call.start = now
+        self.record(call, now, Status.CANCELLED)
+        if replica.door is not None:
+            replica.door.finished(call, now, True)
+        if self.policy is not None:
+            self.policy.finished(replica.index, now - call.arrival, True)
+
     def release(self, call: Call, ok: bool = True, status: int | None = None) -> None:
         """The call's work (and nested calls) are over: free its slot for the next in line."""
         replica = call.replica
         now = self.env._now
+        if replica.door is not None:
+            replica.door.finished(call, now, ok and call.incarnation == replica.incarnation)
         if call.incarnation != replica.incarnation:  # the process died under this call
             self.record(call, now, Status.FAILED)
             if self.policy is not None:
@@ -198,8 +266,17 @@ class Station:
         for call in waiting:
             call.start = now
             self.record(call, now, Status.FAILED)
+            if replica.door is not None:
+                replica.door.finished(call, now, False)
             call.node.respond(call, False)
 
     def restart(self, index: int) -> None:
         """Replica ``index`` is up again, empty."""
         self.replicas[index].alive = True
+
+
+_REFUSAL_OUTCOME = {
+    Status.REJECTED: Outcome.REJECTED,
+    Status.SHED: Outcome.SHED,
+    Status.CONCURRENCY_LIMITED: Outcome.CONCURRENCY_LIMITED,
+}
