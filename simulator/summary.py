@@ -86,15 +86,16 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics[f"{name}.rejected"] = _share(calls["status"], ("rejected",))
         metrics[f"{name}.limited"] = _share(calls["status"], ("limited",))
         metrics[f"{name}.cache_hits"] = _share(calls["status"], ("cached", "coalesced"))
-    metrics.update(edge_metrics(result))
+    metrics.update(edge_metrics(result, inside["request"]))
     return metrics
 
 
-def edge_metrics(result: RunResult) -> dict[str, float]:
-    """Per guarded call edge: tries, retries and hedges per call, timeouts, refusals, breaker open time."""
+def edge_metrics(result: RunResult, requests: pd.Series) -> dict[str, float]:
+    """Per guarded call edge, over the tries of ``requests`` (ids): tries, retries and hedges per call,
+    timeouts, refusals; and the time the edge's breaker spent open in the observation window."""
     start, stop = result.warmup, result.horizon
     tries = result.tries
-    tries = tries[(tries["start"] >= start) & (tries["start"] < stop)]
+    tries = tries[tries["request"].isin(requests)]
     breakers = result.breakers
     metrics: dict[str, float] = {}
     for name, group in tries.groupby("edge", observed=False, sort=False):
