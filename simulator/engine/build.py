@@ -11,7 +11,8 @@ from patterns.cache import SingleFlight, TTLCache
 from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
 from simulator.engine.calls import CachedCallNode, Call, CallNode
-from simulator.engine.discovery import Discovery, schedule_fault
+from simulator.engine.discovery import Discovery
+from simulator.engine.faults import install_faults
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
@@ -65,8 +66,7 @@ class Engine:
             for name, service in scenario.services.items()
             if service.discovery is not None
         }
-        for fault in scenario.faults:
-            schedule_fault(self.env, fault, self.stations[fault.service], self.discovery.get(fault.service))
+        self.faults = install_faults(self)  # None without faults: then no node gets a hook
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -172,8 +172,11 @@ class Engine:
             return lambda: value
         return self.sampler(f"network:{caller}->{callee}", latency)
 
-    def compile_call(self, step: CallStep, caller: str, where: str) -> CallNode:
-        """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache."""
+    def compile_call(self, step: CallStep, caller: str, where: str) -> Plan:
+        """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache.
+
+        The faults on the service or the edge, if any, hook into the node.
+        """
         service = self.scenario.services[step.call]
         demand = (
             self.sampler(f"service:{step.call}", service.service_time)
@@ -193,8 +196,10 @@ class Engine:
         route = self.route_being_compiled
         if step.call in self.caches and nested is not None and route in gateway.cache.routes:  # type: ignore[union-attr]
             cache, flights = self.caches[step.call]
-            return CachedCallNode(self.env, station, demand, latency, nested, route, cache, flights)
-        return CallNode(self.env, station, demand, latency, nested)
+            node = CachedCallNode(self.env, station, demand, latency, nested, route, cache, flights)
+        else:
+            node = CallNode(self.env, station, demand, latency, nested)
+        return node if self.faults is None else self.faults.hook(caller, step.call, node)
 
     def compile(self, steps: list[Step], caller: str, where: str) -> Plan:
         plans = [self.compile_step(step, caller, f"{where}/{i}") for i, step in enumerate(steps)]
