@@ -23,7 +23,7 @@ from collections.abc import Callable
 from math import inf
 from typing import TYPE_CHECKING, NamedTuple
 
-from simulator.distributions import Distribution, Exponential, Uniform
+from simulator.distributions import Exponential, Uniform
 from simulator.engine.calls import CallNode
 from simulator.engine.discovery import schedule_fault
 from simulator.engine.stations import Replica, Station
@@ -140,10 +140,10 @@ class Faults:
         self.env.timeout(delay).callbacks.append(lambda _: action())  # type: ignore[union-attr]
 
     def draw(self, stream: str, add: Latency) -> Callable[[], float]:
-        if isinstance(add, Distribution):
-            return self.engine.sampler(stream, add)
-        value = float(add)
-        return lambda: value
+        if isinstance(add, float | int):
+            value = float(add)
+            return lambda: value
+        return self.engine.sampler(stream, add)
 
     def crash(self, fault: int, service: str, index: int) -> bool:
         """Kill replica ``index`` of ``service`` if it is up; whether it was."""
