@@ -23,8 +23,10 @@ from collections.abc import Callable
 from math import inf
 from typing import TYPE_CHECKING, NamedTuple
 
+import simpy
+
 from simulator.distributions import Exponential, Uniform
-from simulator.engine.calls import CallNode
+from simulator.engine.calls import Call, CallNode
 from simulator.engine.discovery import schedule_fault
 from simulator.engine.stations import Replica, Station
 from simulator.faults import (
@@ -203,10 +205,14 @@ class Faults:
         return node
 
 
-def _added_work(env: object, demand: Callable[[], float], windows: list[Added]) -> Callable[[], float]:
+def _added_work(
+    env: simpy.Environment, demand: Callable[[], float], windows: list[Added]
+) -> Callable[[], float]:
+    """A call's demand plus the latency of every window open when its service starts."""
+
     def added() -> float:
         value = demand()
-        now = env._now  # type: ignore[attr-defined]
+        now = env.now
         for start, end, draw in windows:
             if start <= now < end:
                 value += draw()
@@ -216,15 +222,15 @@ def _added_work(env: object, demand: Callable[[], float], windows: list[Added]) 
 
 
 def _erring_work(
-    env: object, station: Station, after_work: Callable[..., None], windows: list[Erring]
-) -> Callable[..., None]:
+    env: simpy.Environment, station: Station, after_work: Callable[[Call], None], windows: list[Erring]
+) -> Callable[[Call], None]:
     """The end of a call's own work: with probability ``rate`` in a window, answer with an error."""
 
-    def after(call: object) -> None:
-        now = env._now  # type: ignore[attr-defined]
+    def after(call: Call) -> None:
+        now = env.now
         for start, end, rate, coin in windows:
             if start <= now < end and coin() < rate:
-                station.release(call, False)  # type: ignore[arg-type]
+                station.release(call, False)
                 return
         after_work(call)
 
