@@ -11,9 +11,11 @@ which catches a crash sooner than the heartbeat TTL when the interval is short. 
 and the moment callers stop choosing the dead replica -- the stale window, about ``ttl`` plus a
 sweep, plus up to a refresh on the client side -- calls sent to it are refused.
 
-``faults`` (top level) schedules what happens to replicas: ``crash`` (the process dies: no
-deregistration, calls in flight fail) or ``stop`` (graceful: deregister first, then stop after
-``drain``), each optionally followed by a restart.
+``faults`` (top level, :mod:`simulator.faults`) schedules what happens to replicas: ``crash`` (the
+process dies: no deregistration, calls in flight fail) or ``stop`` (graceful: deregister first, then
+stop after ``drain``), each optionally followed by a restart; random ``crashes`` and a
+``chaos_monkey`` crash and restart replicas too. A replica that restarts registers again.
+:class:`ReplicaFault` is defined there and re-exported here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.fields import Duration, PositiveDuration, StrictModel
+from simulator.faults import ReplicaFault
+from simulator.fields import PositiveDuration, StrictModel
 
 __all__ = ["DiscoveryConfig", "HealthCheckConfig", "ReplicaFault"]
 
@@ -42,14 +45,3 @@ class DiscoveryConfig(StrictModel):
     sweep_interval: PositiveDuration = 1.0
     refresh_interval: PositiveDuration = 30.0
     health_check: HealthCheckConfig | None = None
-
-
-class ReplicaFault(StrictModel):
-    """Replica ``replica`` of ``service`` goes down at ``at`` (crash or graceful stop) and maybe restarts."""
-
-    service: str
-    replica: int = Field(ge=0)
-    kind: Literal["crash", "stop"] = "crash"
-    at: Duration
-    restart_after: PositiveDuration | None = None
-    drain: Duration = 0.0

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from patterns.balancing import POLICIES
 from simulator.errors import Loc, Problem, ScenarioError
+from simulator.faults import FAULT_KINDS
 from simulator.scenario import Scenario
 from simulator.topology import check_topology
 
@@ -114,6 +115,7 @@ _TAGS = {
     "branch",
     "loop",
     "float",
+    *FAULT_KINDS,
 }
 
 
@@ -132,10 +134,10 @@ def _message(error: dict[str, Any], loc: Loc) -> str:
     if kind == "missing":
         return "required but missing"
     if kind == "union_tag_invalid":
-        key = context["discriminator"].strip("'")
+        key = context["discriminator"].strip("'").removesuffix("()")  # a callable's name ends in ()
         return f"unknown {key} {context['tag']!r}; expected one of {context['expected_tags']}"
     if kind == "union_tag_not_found":
-        return f"needs the key {context['discriminator']}"
+        return f"needs the key {context['discriminator'].removesuffix('()')}"
     if kind in _BOUNDS:
         name, words = _BOUNDS[kind]
         return f"must be {words} {context[name]}, got {error['input']!r}"

@@ -20,7 +20,8 @@ fails takes the reason of the last refusal or timeout on its way (``error`` if t
 ``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
 ``sojourn`` (``end - arrival``), ``status`` (``ok``; ``rejected`` when the queue was full;
-``failed`` when a call it made failed; at gateways ``limited`` by a rate limit (replica -1),
+``failed`` when a call it made failed, its replica crashed under it, or an injected fault made it
+answer with an error; at gateways ``limited`` by a rate limit (replica -1),
 ``cached`` when answered from the cache, ``coalesced`` when it shared another call's answer;
 ``refused`` when sent to a replica that is down, or when no replica was known to be up; ``shed`` and
 ``concurrency_limited`` when the service's shedder or adaptive limit refused it at the door;

@@ -18,6 +18,9 @@ Route steps are one of:
 - ``loop: [steps]`` with ``times`` and ``repeat_probability`` -- run ``times`` times, then again with
   that probability each time (the feedback of a Jackson network).
 
+``faults`` (:mod:`simulator.faults`) injects crashes, latency, errors, slow replicas, partitions
+and brownouts on a schedule.
+
 Cross-references (unknown services, call cycles, unreachable services) are checked by
 :mod:`simulator.topology` after the schema has validated.
 """
@@ -30,10 +33,12 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator,
 
 from simulator.arrivals import ArrivalProcess
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
-from simulator.discovery import DiscoveryConfig, ReplicaFault
+from simulator.discovery import DiscoveryConfig
 from simulator.distributions import Distribution
+from simulator.faults import Fault
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 from simulator.gateway import GatewayConfig
+from simulator.latency import Latency
 from simulator.popularity import Popularity
 from simulator.resilience import ConcurrencyLimitSettings, ResilienceConfig, SheddingSettings
 
@@ -62,9 +67,6 @@ CLIENT = "client"
 
 BASE = "base"
 """The name of the scenario as written among its variants (so no variant may take it)."""
-
-Latency = Annotated[Duration | Distribution, Field(union_mode="left_to_right")]
-"""A fixed one-way delay (``"2ms"``) or a distribution of delays."""
 
 _STEP_KEYS = ("call", "sequence", "parallel", "branch", "loop")
 
@@ -253,7 +255,7 @@ class Scenario(StrictModel):
     services: dict[str, Service] = Field(min_length=1)
     routes: dict[str, list[Step]] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)
-    faults: list[ReplicaFault] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -4,7 +4,8 @@
 the ``client`` (the source of every workload) and whose edges are calls, weighted by the mean number
 of calls per request of each workload (``visits``). :func:`check_topology` reports what the schema
 alone cannot see: references to services or routes that do not exist, call cycles (a service that
-ends up calling itself would deadlock a thread-per-request system), and services no workload reaches.
+ends up calling itself would deadlock a thread-per-request system), services no workload reaches, and
+faults that name unknown services, replicas out of range, or edges along which no route calls.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from simulator.errors import Loc, Problem
+from simulator.faults import (
+    BrownoutFault,
+    ChaosMonkeyFault,
+    CrashesFault,
+    ErrorFault,
+    LatencyFault,
+    PartitionFault,
+    ReplicaFault,
+    SlowReplicaFault,
+)
 from simulator.figures import axes_or_new
 from simulator.scenario import (
     CLIENT,
@@ -148,18 +159,12 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                     problems.append(
                         Problem(loc, f"unknown route {route!r}; known: {_names(scenario.routes)}")
                     )
-    for index, fault in enumerate(scenario.faults):
-        service = services.get(fault.service)
-        if service is None:
-            problems.append(Problem(("faults", index, "service"), f"unknown service {fault.service!r}"))
-        elif fault.replica >= service.replicas:
-            message = f"{fault.service!r} has replicas 0..{service.replicas - 1}, not {fault.replica}"
-            problems.append(Problem(("faults", index, "replica"), message))
     for index, edge in enumerate(scenario.network.edges):
         for key, name in (("from", edge.source), ("to", edge.target)):
             if name not in services and name != CLIENT:
                 problems.append(Problem(("network", "edges", index, key), f"unknown service {name!r}"))
     graph = build_topology(scenario)
+    problems += _fault_problems(scenario, graph)
     for index, edge in enumerate(scenario.resilience.edges):
         loc = ("resilience", "edges", index)
         unknown = [
@@ -182,6 +187,53 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                 problems.append(
                     Problem(("services", name), f"service {name!r} is not reached by any workload's route")
                 )
+    return problems
+
+
+def _fault_problems(scenario: Scenario, graph: nx.DiGraph) -> list[Problem]:
+    """Faults that name unknown services, replicas out of range, or edges no route calls along."""
+    services, problems = scenario.services, []
+
+    def known(name: str, loc: Loc, client: bool = False) -> bool:
+        if name in services or (client and name == CLIENT):
+            return True
+        problems.append(Problem(loc, f"unknown service {name!r}; known: {_names(services)}"))
+        return False
+
+    def replica(service: str, index: int, loc: Loc) -> None:
+        count = services[service].replicas
+        if index >= count:
+            problems.append(Problem(loc, f"{service!r} has replicas 0..{count - 1}, not {index}"))
+
+    for index, fault in enumerate(scenario.faults):
+        at: Loc = ("faults", index)
+        match fault:
+            case ReplicaFault() | SlowReplicaFault():
+                if known(fault.service, (*at, "service")):
+                    replica(fault.service, fault.replica, (*at, "replica"))
+            case CrashesFault():
+                if known(fault.service, (*at, "service")):
+                    for position, number in enumerate(fault.replicas or []):
+                        replica(fault.service, number, (*at, "replicas", position))
+            case ChaosMonkeyFault():
+                for position, name in enumerate(fault.services or []):
+                    known(name, (*at, "services", position))
+            case LatencyFault() | ErrorFault() if fault.edge is None:
+                known(fault.service or "", (*at, "service"))
+            case LatencyFault() | ErrorFault():
+                source, target = fault.source or "", fault.target or ""
+                ends = [known(source, (*at, "from"), client=True), known(target, (*at, "to"))]
+                if all(ends) and not graph.has_edge(source, target):
+                    problems.append(Problem((*at, "from"), f"no route has {source!r} call {target!r}"))
+            case PartitionFault():
+                a, b = fault.between
+                sides = [known(name, (*at, "between", i), client=True) for i, name in enumerate((a, b))]
+                if all(sides) and not (graph.has_edge(a, b) or graph.has_edge(b, a)):
+                    problems.append(
+                        Problem((*at, "between"), f"no route has {a!r} and {b!r} call each other")
+                    )
+            case BrownoutFault():
+                known(fault.service, (*at, "service"))
     return problems
 
 

@@ -12,7 +12,8 @@ from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
 from simulator.engine.admission import Door
 from simulator.engine.calls import CachedCallNode, Call, CallNode
-from simulator.engine.discovery import Discovery, schedule_fault
+from simulator.engine.discovery import Discovery
+from simulator.engine.faults import EdgeFaults, install_faults
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.guard import EdgeGuard, GuardedCallNode
 from simulator.engine.protocols import Plan
@@ -72,8 +73,7 @@ class Engine:
             for name, service in scenario.services.items()
             if service.discovery is not None
         }
-        for fault in scenario.faults:
-            schedule_fault(self.env, fault, self.stations[fault.service], self.discovery.get(fault.service))
+        self.faults = install_faults(self)  # None without faults: then no node gets a hook
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -205,10 +205,13 @@ class Engine:
         return tuple(f"{a}->{b}" for (a, b), guard in self.guards.items() if guard is not None)
 
     def compile_call(self, step: CallStep, caller: str, where: str) -> Plan:
-        """A call step, wrapped in its edge's resilience policies if it has any."""
+        """A call step, with the faults of its service and edge, in its edge's resilience policies."""
         node = self.plain_call(step, caller, where)
+        wire: CallNode | EdgeFaults = (
+            node if self.faults is None else self.faults.hook(caller, step.call, node)
+        )
         guard = self.guard(caller, step.call)
-        return node if guard is None else GuardedCallNode(node, guard)
+        return wire if guard is None else GuardedCallNode(node, wire, guard)
 
     def plain_call(self, step: CallStep, caller: str, where: str) -> CallNode:
         """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache."""
@@ -231,8 +234,10 @@ class Engine:
         route = self.route_being_compiled
         if step.call in self.caches and nested is not None and route in gateway.cache.routes:  # type: ignore[union-attr]
             cache, flights = self.caches[step.call]
-            return CachedCallNode(self.env, station, demand, latency, nested, route, cache, flights)
-        return CallNode(self.env, station, demand, latency, nested)
+            node = CachedCallNode(self.env, station, demand, latency, nested, route, cache, flights)
+        else:
+            node = CallNode(self.env, station, demand, latency, nested)
+        return node
 
     def compile(self, steps: list[Step], caller: str, where: str) -> Plan:
         plans = [self.compile_step(step, caller, f"{where}/{i}") for i, step in enumerate(steps)]

@@ -47,6 +47,7 @@ from simulator.resilience import (
 )
 
 if TYPE_CHECKING:
+    from simulator.engine.faults import EdgeFaults
     from simulator.engine.sources import Request
 
 __all__ = ["FIRST", "HEDGE", "RETRY", "EdgeGuard", "Exchange", "GuardedCallNode", "Try"]
@@ -103,12 +104,15 @@ class EdgeGuard:
 
 
 class GuardedCallNode:
-    """A call step on an edge with resilience policies: the plain call node, run by an exchange."""
+    """A call step on an edge with resilience policies: the plain call node, run by an exchange.
 
-    __slots__ = ("guard", "inner")
+    ``wire`` puts a call on the network: the call node itself, or the edge's faults in front of it.
+    """
 
-    def __init__(self, inner: CallNode, guard: EdgeGuard) -> None:
-        self.inner, self.guard = inner, guard
+    __slots__ = ("guard", "inner", "wire")
+
+    def __init__(self, inner: CallNode, wire: CallNode | EdgeFaults, guard: EdgeGuard) -> None:
+        self.inner, self.wire, self.guard = inner, wire, guard
 
     def start(self, request: Request, k: Continuation) -> None:
         Exchange(self, request, k)
@@ -207,9 +211,8 @@ class Exchange:
             return
         now = guard.env.now
         attempt.sent = now
-        inner = self.node.inner
-        attempt.call = Call(guard.env, inner, self.request, attempt)
-        inner.send(attempt.call)
+        attempt.call = Call(guard.env, self.node.inner, self.request, attempt)
+        self.node.wire.send(attempt.call)
         timeout = min(guard.timeout, self.expires - now)
         if attempt.open and timeout < math.inf:
             guard.later(timeout, attempt.time_out)
