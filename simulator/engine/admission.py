@@ -6,9 +6,9 @@ work whose deadline has passed; the station asks it three things:
 - ``admit(call, replica)`` on arrival: 0 to let the call in, else the span status of the refusal
   (``shed`` by the :mod:`patterns.concurrency` shedder, ``concurrency_limited`` by the adaptive
   :class:`patterns.concurrency.LimitedGate`);
-- ``starting(call, now)`` when a slot is free for it: False when its request's deadline has passed
-  (the caller has stopped waiting: serving it would be wasted work), and the queueing delay is what
-  a latency shedder learns from;
+- ``starting(call, now)`` when a slot is free for it: False when its propagated deadline (its own
+  try's, or its request's) has passed -- the caller has stopped waiting: serving it would be wasted
+  work -- and the queueing delay is what a latency shedder learns from;
 - ``finished(call, now, ok)`` when it leaves, admitted or dropped: the gate's round-trip sample.
 """
 
@@ -54,7 +54,7 @@ class Door:
     def starting(self, call: Call, now: float) -> bool:
         if self.latency_shedder is not None:
             self.latency_shedder.observe(now - call.arrival)
-        return not (self.expiry and call.request.deadline <= now)
+        return not (self.expiry and (call.expires <= now or call.request.deadline <= now))
 
     def finished(self, call: Call, now: float, ok: bool) -> None:
         if self.gate is not None:

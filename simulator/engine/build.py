@@ -56,9 +56,8 @@ class Engine:
         self.caches: dict[str, tuple[TTLCache, SingleFlight | None]] = {}
         self.route_being_compiled = ""
         self.guards: dict[tuple[str, str], EdgeGuard | None] = {}
-        self.expiry = any(
-            scenario.resilience.policy(CLIENT, callee).deadline is not None for callee in scenario.services
-        )
+        resilience = scenario.resilience
+        self.expiry = any(p.deadline is not None for p in (resilience.defaults, *resilience.edges))
         self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
         self.discovery = {
             name: Discovery(

@@ -23,10 +23,12 @@ __all__ = ["CachedCallNode", "Call", "CallNode"]
 class Call(Event):
     """One visit of a request to a service, rescheduled as the event of each stage of the visit.
 
-    ``reason`` says why a failed call failed, when the station refused it (an :class:`Outcome`).
+    ``reason`` says why a failed call failed, when the station refused it (an :class:`Outcome`);
+    ``expires`` is when its caller stops waiting for it, if the caller says (a propagated deadline).
     """
 
     reason = Outcome.ERROR
+    expires = float("inf")
 
     def __init__(self, env: simpy.Environment, node: CallNode, request: Request, k: Continuation) -> None:
         self.env, self.node, self.request, self.k = env, node, request, k

@@ -211,9 +211,11 @@ class Exchange:
             return
         now = guard.env.now
         attempt.sent = now
-        attempt.call = Call(guard.env, self.node.inner, self.request, attempt)
-        self.node.wire.send(attempt.call)
+        call = attempt.call = Call(guard.env, self.node.inner, self.request, attempt)
         timeout = min(guard.timeout, self.expires - now)
+        if guard.deadline is not None:  # propagated: the callee learns when this try stops mattering
+            call.expires = now + timeout
+        self.node.wire.send(call)
         if attempt.open and timeout < math.inf:
             guard.later(timeout, attempt.time_out)
         if attempt.open and guard.hedge is not None and attempt.kind != HEDGE:
