@@ -6,6 +6,7 @@ and exit code 1), call the library, render. Everything here is reachable from Py
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -36,6 +37,9 @@ app = typer.Typer(
 console = Console(width=120) if not sys.stdout.isatty() else Console()
 errors = Console(stderr=True)
 
+ProgressOpt = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
+]
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
 VariantOpt = Annotated[str | None, typer.Option("--variant", "-v", help="Run this variant of the scenario.")]
 
@@ -52,6 +56,20 @@ def _load(path: Path, variant: str | None = None) -> Scenario:
         return apply_variant(scenario, variant, path.parent) if variant and variant != BASE else scenario
     except ScenarioError as error:
         _fail(error.render())
+
+
+def _progress_bar(progress: bool | None) -> Progress:
+    """A rich progress bar on stderr, shown on a terminal unless ``progress`` says otherwise."""
+    show = sys.stderr.isatty() if progress is None else progress
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=not show,
+        transient=True,
+    )
 
 
 def _headline(comparison: Comparison) -> Table:
@@ -97,16 +115,33 @@ def _services(comparison: Comparison) -> Table:
 
 
 def _edges(comparison: Comparison) -> Table | None:
-    """Per guarded call edge, the base's tries, retries, refusals and breaker time (None without any)."""
-    edges = edge_frames(comparison.base.summary)
-    if not edges:
+    """Guarded call edges: every column for a single run; tries per call by variant for a comparison.
+
+    None when no variant has an edge with resilience policies.
+    """
+    edges = {name: edge_frames(e.summary) for name, e in comparison.experiments.items()}
+    names = sorted({edge for frames in edges.values() for edge in frames})
+    if not names:
         return None
-    table = Table(title=f"call edges with resilience policies ({comparison.names[0]})")
+    if len(comparison.names) == 1:
+        table = Table(title="call edges with resilience policies")
+        table.add_column("edge")
+        for label, unit, _ in EDGE_COLUMNS.values():
+            table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+        for name, frame in edges[comparison.names[0]].items():
+            table.add_row(name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in EDGE_COLUMNS.items()))
+        return table
+    label, _, scale = EDGE_COLUMNS["tries"]
+    table = Table(title=f"{label} by call edge (work amplification)")
     table.add_column("edge")
-    for label, unit, _ in EDGE_COLUMNS.values():
-        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
-    for name, frame in edges.items():
-        table.add_row(name, *(format_interval(frame.loc[k], s) for k, (_, _, s) in EDGE_COLUMNS.items()))
+    for variant in comparison.names:
+        table.add_column(variant, justify="right")
+    for name in names:
+        cells = [
+            format_interval(edges[v][name].loc["tries"], scale) if name in edges[v] else "–"
+            for v in comparison.names
+        ]
+        table.add_row(name, *cells)
     return table
 
 
@@ -130,9 +165,7 @@ def run(
         ),
     ] = None,
     spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
-    progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
-    ] = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Simulate SCENARIO (and its variants, side by side), print the summary and write the report folder."""
     loaded = _load(scenario)
@@ -142,16 +175,7 @@ def run(
         known = ", ".join([BASE, *loaded.variants])
         _fail(f"{scenario}: no variant {unknown[0]!r}; known: {known}")
     runs = replications or loaded.replications
-    show = sys.stderr.isatty() if progress is None else progress
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        disable=not show,
-        transient=True,
-    ) as bar:
+    with _progress_bar(progress) as bar:
         task = bar.add_task(f"simulating {loaded.name}", total=runs * len(names))
 
         def tick(name: str, replication: int, done: float) -> None:
@@ -217,3 +241,75 @@ def diagram(
     except OSError as error:
         _fail(f"cannot write {output}: {error.strerror or error}")
     console.print(f"wrote {output}")
+
+
+@app.command()
+def backoff(
+    clients: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--clients", "-c", min=1, help="Clients contending; repeat for several [default: 10..100]."
+        ),
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", "-k", help="Backoff kind; repeat for several [default: the blog's four]."),
+    ] = None,
+    replications: Annotated[int, typer.Option(min=1, help="Runs per (kind, clients).")] = 20,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the network delays and jitter.")] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for backoff.csv and the plots.")] = Path(
+        "out/backoff"
+    ),
+    progress: ProgressOpt = None,
+) -> None:
+    """Brooker's "Exponential Backoff And Jitter" experiment: clients contending on one row with
+    optimistic concurrency, retrying with each backoff; writes the runs, a table and two plots."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from patterns.retry import BACKOFFS
+    from simulator.contention import DEFAULT_CLIENTS, DEFAULT_KINDS, plot_contention, summarize_contention
+    from simulator.contention import sweep_contention as sweep
+
+    kinds = kind or list(DEFAULT_KINDS)
+    unknown = [name for name in kinds if name not in BACKOFFS]
+    if unknown:
+        _fail(f"unknown backoff kind {unknown[0]!r}; known kinds: {', '.join(BACKOFFS)}")
+    frames = []
+    with _progress_bar(progress) as bar:
+        task = bar.add_task("backoff", total=len(kinds))
+        for name in kinds:
+            bar.update(task, description=name)
+            frames.append(sweep(clients or list(DEFAULT_CLIENTS), [name], replications, seed=seed))
+            bar.advance(task)
+    frame = pd.concat(frames, ignore_index=True)
+    summary = summarize_contention(frame)
+    table = Table(title=f"Backoff and jitter: {replications} runs each, seed {seed}")
+    for column in ("backoff", "clients", "calls", "completion time (s)"):
+        table.add_column(column, justify="left" if column == "backoff" else "right")
+    for row in summary.itertuples():
+        table.add_row(
+            str(row.kind),
+            str(row.clients),
+            _mean_half(row.calls, row.calls_half),
+            _mean_half(row.completion_time, row.completion_time_half),
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "backoff.csv", index=False)
+        for metric in ("calls", "completion_time"):
+            figure = Figure(figsize=(8, 4.5), layout="constrained")
+            plot_contention(frame, metric, figure.subplots())
+            figure.savefig(out / f"backoff_{metric}.png", dpi=110)
+    except OSError as error:
+        _fail(f"cannot write to {out}: {error.strerror or error}")
+    console.print(table)
+    console.print(f"wrote {out / 'backoff.csv'} and the plots backoff_calls.png, backoff_completion_time.png")
+
+
+def _mean_half(mean: float, half: float) -> str:
+    """``mean ± half-width``, whole numbers from 1000 on (no half-width after a single run)."""
+    shown = f"{mean:,.0f}" if abs(mean) >= 1000 else f"{mean:.3g}"
+    if math.isnan(half):
+        return shown
+    return f"{shown} ± {half:,.0f}" if abs(half) >= 1000 else f"{shown} ± {half:.2g}"

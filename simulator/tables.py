@@ -41,11 +41,11 @@ OUTCOME_ROWS = {
 }
 """Shares of request outcomes, shown only when some variant has any."""
 EDGE_COLUMNS = {
-    "tries": ("tries per call", "", 1.0),
-    "retries": ("retries per call", "", 1.0),
-    "hedges": ("hedges per call", "", 1.0),
-    "timeouts": ("tries timed out", "%", 100.0),
-    "refused": ("refused by bulkhead/breaker", "%", 100.0),
+    "tries": ("tries/call", "", 1.0),
+    "retries": ("retries/call", "", 1.0),
+    "hedges": ("hedges/call", "", 1.0),
+    "timeouts": ("timed out", "% of tries", 100.0),
+    "refused": ("refused", "% of tries", 100.0),
     "breaker_open": ("breaker open", "% of time", 100.0),
 }
 SERVICE_COLUMNS = {

@@ -378,3 +378,89 @@ def test_seed_reproduces_and_changes_the_numbers(tmp_path: Path, tiny: Path) -> 
     assert slow["scenario"] == "tiny[slow]"
     # M/M/1 mean sojourn: 20ms at 10ms service, 60ms at 15ms with the same arrivals.
     assert slow["metrics"]["latency_mean"]["mean"] > 2 * first_doc["metrics"]["latency_mean"]["mean"]
+
+
+# --- resilience and backoff -----------------------------------------------------------------------
+
+GUARDED = textwrap.dedent(
+    """\
+    name: guarded
+    duration: 20s
+    seed: 3
+    services:
+      api: {concurrency: 4, service_time: {dist: exponential, mean: 40ms}}
+    routes: {main: [{call: api}]}
+    workloads: [{route: main, arrivals: {process: poisson, rate: 80/s}}]
+    resilience:
+      defaults:
+        timeout: 60ms
+        retry: {max_attempts: 3, backoff: full_jitter, base: 5ms}
+        breaker: {minimum_calls: 20, window_size: 20, wait_in_open: 1s}
+    variants:
+      no-retries:
+        resilience: {defaults: {retry: null}}
+    """
+)
+
+
+def test_run_reports_the_guarded_edges_tries_and_breakers(tmp_path: Path) -> None:
+    (tmp_path / "guarded.yaml").write_text(GUARDED, encoding="utf-8")
+    result = _cli("run", "guarded.yaml", "--out", "out", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "tries/call by call edge" in result.stdout
+    assert "client->api" in result.stdout
+    assert "timed out (%)" in result.stdout  # the outcome shares that occur are shown
+    out = tmp_path / "out"
+    summary = json.loads((out / "summary.json").read_text())
+    edge = summary["variants"]["base"]["edges"]["client->api"]
+    assert edge["retries"]["mean"] > 0
+    assert edge["tries"]["mean"] <= 3  # at most max_attempts per call
+    assert edge["breaker_open"]["mean"] > 0  # 60 ms timeouts at 80% load: the breaker trips
+    assert summary["variants"]["no-retries"]["edges"]["client->api"]["retries"]["mean"] == 0
+    with (out / "tries.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["kind"] for row in rows} == {"first", "retry"}
+    assert {row["variant"] for row in rows} == {"base", "no-retries"}
+    with (out / "breakers.csv").open() as handle:
+        changes = list(csv.DictReader(handle))
+    assert changes[0]["from_state"] == "closed"
+    assert changes[0]["to_state"] == "open"
+    for name in ("tries.png", "breakers.png"):
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    report = (out / "report.md").read_text()
+    assert "## Call edges with resilience policies (base)" in report
+    assert "![Circuit breakers open](breakers.png)" in report
+
+
+def test_backoff_reproduces_the_jitter_ordering_and_writes_its_files(tmp_path: Path) -> None:
+    result = _cli(
+        "backoff",
+        "-c",
+        "50",
+        "--replications",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        "bo",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / "bo" / "backoff.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 * 5
+    calls: dict[str, float] = {}
+    for row in rows:
+        calls[row["kind"]] = calls.get(row["kind"], 0.0) + int(row["calls"]) / 5
+    assert calls["exponential"] > 1.5 * calls["full_jitter"]  # no jitter is worst by far
+    for name in ("backoff_calls.png", "backoff_completion_time.png"):
+        assert (tmp_path / "bo" / name).read_bytes().startswith(PNG_MAGIC)
+    assert "full_jitter" in result.stdout
+
+
+def test_backoff_with_an_unknown_kind_is_a_user_error(tmp_path: Path) -> None:
+    result = _cli("backoff", "--kind", "fibonacci", cwd=tmp_path)
+    _assert_user_error(result)
+    assert "unknown backoff kind 'fibonacci'" in result.stderr
+    assert not (tmp_path / "out").exists()
