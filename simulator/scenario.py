@@ -4,7 +4,9 @@ A scenario names **services** (replicas x concurrency slots, a service-time dist
 optional bounded waiting room per replica), **routes** (call graphs: what one request does),
 **workloads** (who sends requests down which route: open-loop arrival processes or closed-loop users
 with think time), the **network** (one-way latency per call, by default and per edge) and the run
-settings (duration, warm-up, seed, replications). ``variants`` maps a variant's name to the fields
+settings (duration, warm-up, seed, replications); optionally ``faults`` to inject
+(:mod:`simulator.faults`) and ``resilience`` policies on call edges (:mod:`simulator.resilience`).
+``variants`` maps a variant's name to the fields
 it overrides, so alternatives can be compared on the same traffic.
 
 Route steps are one of:
