@@ -23,6 +23,7 @@ def _run(
     rate: str = "20/s",
     duration: str = "20s",
     api: dict | None = None,
+    faults: list[dict] | None = None,
     **extra: object,
 ) -> RunResult:
     data = {
@@ -41,6 +42,8 @@ def _run(
     }
     if resilience is not None:
         data["resilience"] = resilience
+    if faults is not None:
+        data["faults"] = faults
     return simulate(scenario_from_dict(data))
 
 
@@ -255,3 +258,22 @@ def test_policies_that_are_all_unset_change_nothing() -> None:
     pd.testing.assert_frame_equal(plain.requests, empty.requests)
     assert len(empty.tries) == 0
     assert empty.edges == ()
+
+
+def test_retries_ride_out_errors_injected_on_the_edge_and_timeouts_end_a_partition_wait() -> None:
+    fast = {"dist": "deterministic", "value": "10ms"}
+    errors = {"kind": "errors", "from": "client", "to": "api", "rate": 0.5, "at": "0s"}
+    retry = {"max_attempts": 3, "backoff": "none", "on": ["error"]}
+    result = _run({"defaults": {"retry": retry}}, fast, rate="100/s", faults=[errors])
+    # each try fails at once with probability 1/2, independently: a request fails only if all 3 do
+    failed = (result.requests["status"] != "ok").mean()
+    n = len(result.requests)
+    assert abs(failed - 0.125) < 4 * (0.125 * 0.875 / n) ** 0.5
+    assert replication_metrics(result)["client->api.tries"] == pytest.approx(1.75, rel=0.05)  # 1 + 1/2 + 1/4
+
+    partition = {"kind": "partition", "between": ["client", "api"], "at": "5s", "duration": "5s"}
+    cut = _run({"defaults": {"timeout": "50ms"}}, fast, faults=[partition])
+    requests = cut.requests
+    during = requests[(requests["arrival"] >= 5) & (requests["arrival"] < 9.9)]
+    assert set(during["status"]) == {"timeout"}  # the caller gives up after its timeout, not at the heal
+    assert during["latency"].to_numpy() == pytest.approx(0.050)
