@@ -43,6 +43,7 @@ Cross-references (unknown services, replicas out of range, edges no route uses) 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -62,6 +63,7 @@ __all__ = [
     "PartitionFault",
     "ReplicaFault",
     "SlowReplicaFault",
+    "fault_windows",
 ]
 
 
@@ -207,3 +209,27 @@ Fault = Annotated[
     Discriminator(kind),
 ]
 """One entry of the scenario's ``faults`` list."""
+
+
+def fault_windows(faults: list[Fault], horizon: float) -> list[tuple[float, float, str]]:
+    """When each scheduled fault is on, as ``(start, end, label)`` clipped to ``horizon``.
+
+    Planned crashes and stops last until their restart (or the horizon); window faults their
+    ``duration``; random faults (``crashes``, ``chaos_monkey``) their span. For shading plots.
+    """
+    windows = []
+    for fault in faults:
+        if isinstance(fault, ReplicaFault):
+            end = fault.at + fault.drain + (fault.restart_after or math.inf)
+            start, label = fault.at, f"{fault.kind} {fault.service}/{fault.replica}"
+        elif isinstance(fault, _Span):
+            start, end = fault.start, fault.end if fault.end is not None else math.inf
+            label = fault.kind.replace("_", " ")
+        else:
+            start, end = fault.at, fault.end
+            target = getattr(fault, "service", None) or " & ".join(getattr(fault, "between", []))
+            edge = getattr(fault, "edge", None)
+            label = f"{fault.kind.replace('_', ' ')} {'->'.join(edge) if edge else target}"
+        if start < horizon:
+            windows.append((start, min(end, horizon), label))
+    return windows

@@ -28,6 +28,7 @@ __all__ = [
     "plot_latency_percentiles",
     "plot_throughput",
     "plot_utilization",
+    "shade_windows",
 ]
 
 
@@ -170,4 +171,14 @@ def plot_breaker_open(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     lines = _edge_lines(series, "breaker_open")
     ax = _over_time(axes_or_new(ax), lines, "time open (fraction of the bin)", "Circuit breakers open")
     ax.set_ylim(bottom=0)
+    return ax
+
+
+def shade_windows(ax: Axes, windows: list[tuple[float, float, str]]) -> Axes:
+    """Shade the time ``windows`` (``start, end, label``: faults, from :func:`simulator.faults.fault_windows`)
+    on an over-time plot, labelled in its legend."""
+    for start, end, label in windows:
+        ax.axvspan(start, end, color="grey", alpha=0.15, linewidth=0, label=label)
+    if windows:
+        ax.legend(fontsize=8)
     return ax

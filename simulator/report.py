@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simulator.comparison import Comparison
+from simulator.faults import fault_windows
 from simulator.plots import (
     plot_breaker_open,
     plot_edge_tries,
@@ -28,6 +29,7 @@ from simulator.plots import (
     plot_latency_percentiles,
     plot_throughput,
     plot_utilization,
+    shade_windows,
 )
 from simulator.tables import (
     EDGE_COLUMNS,
@@ -193,17 +195,35 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
         frame.round(9).to_csv(path, index=False)
         written.append(path)
     requests, series = comparison.requests, comparison.timeseries
+    base = comparison.base
+    faults = fault_windows(base.scenario.faults, max(r.horizon for r in base.results))
     figures = [
         ("diagram.png", "Call graph", lambda ax: draw_topology(comparison.base.scenario, ax)),
         ("latency_cdf.png", "Latency CDF", lambda ax: plot_latency_cdf(requests, ax)),
-        ("latency_over_time.png", "Latency over time", lambda ax: plot_latency_percentiles(series, ax)),
-        ("throughput.png", "Throughput over time", lambda ax: plot_throughput(series, ax)),
+        (
+            "latency_over_time.png",
+            "Latency over time",
+            lambda ax: shade_windows(plot_latency_percentiles(series, ax), faults),
+        ),
+        (
+            "throughput.png",
+            "Throughput over time",
+            lambda ax: shade_windows(plot_throughput(series, ax), faults),
+        ),
         ("utilization.png", "Utilization", lambda ax: plot_utilization(series, ax)),
     ]
     if guarded:
         figures += [
-            ("tries.png", "Tries on call edges", lambda ax: plot_edge_tries(series, ax)),
-            ("breakers.png", "Circuit breakers open", lambda ax: plot_breaker_open(series, ax)),
+            (
+                "tries.png",
+                "Tries on call edges",
+                lambda ax: shade_windows(plot_edge_tries(series, ax), faults),
+            ),
+            (
+                "breakers.png",
+                "Circuit breakers open",
+                lambda ax: shade_windows(plot_breaker_open(series, ax), faults),
+            ),
         ]
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")

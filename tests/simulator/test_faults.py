@@ -21,6 +21,7 @@ import pytest
 from simulator import Scenario, ScenarioError, parse_scenario, scenario_from_dict, simulate
 from simulator.engine.build import Engine
 from simulator.engine.faults import FaultEvent
+from simulator.faults import fault_windows
 from simulator.records import RunResult
 from tests.simulator.bundled import bundled
 
@@ -100,7 +101,7 @@ def test_faults_that_never_open_leave_the_records_bit_identical() -> None:
     """
     late = "1000s"
     faults = [
-        {"service": "orders", "replica": 0, "at": late},
+        {"service": "inventory", "replica": 0, "at": late},
         {"kind": "crashes", "service": "inventory", "mtbf": "1000s", "mttr": "1s", "start": late},
         {"kind": "chaos_monkey", "interval": "1s", "start": late},
         {"kind": "latency", "service": "inventory", "add": "5ms", "at": late},
@@ -480,3 +481,29 @@ def test_the_crash_kind_is_still_the_default() -> None:
     assert len(refused) > 10
     assert (refused["replica"] == 1).all()
     assert refused["arrival"].between(5, 7).all()
+
+
+def test_fault_windows_say_when_each_fault_is_on_for_the_plots() -> None:
+    scenario = bundled(
+        "shop",
+        faults=[
+            {"service": "inventory", "replica": 0, "at": "10s", "restart_after": "5s"},
+            {
+                "kind": "latency",
+                "from": "gateway",
+                "to": "inventory",
+                "add": "5ms",
+                "at": "20s",
+                "duration": "3s",
+            },
+            {"kind": "partition", "between": ["gateway", "payments"], "at": "30s", "duration": "1s"},
+            {"kind": "chaos_monkey", "interval": "10s", "start": "40s"},
+            {"kind": "brownout", "service": "payments", "slowdown": 2, "rate": 0.1, "at": "500s"},
+        ],
+    )
+    assert fault_windows(scenario.faults, horizon=60.0) == [
+        (10.0, 15.0, "crash inventory/0"),
+        (20.0, 23.0, "latency gateway->inventory"),
+        (30.0, 31.0, "partition gateway & payments"),
+        (40.0, 60.0, "chaos monkey"),
+    ]  # the brownout starts after the horizon: nothing to shade
