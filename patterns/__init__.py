@@ -3,7 +3,8 @@
 The simulator runs these classes on virtual time and the live services on real time; neither
 re-implements them. Modules: :mod:`patterns.clock`, :mod:`patterns.balancing`,
 :mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`, :mod:`patterns.retry`,
-:mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`.
+:mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`,
+:mod:`patterns.deployment`.
 """
 
 from patterns.balancing import (
@@ -32,6 +33,7 @@ from patterns.concurrency import (
     LimitedGate,
     QueueLengthShedder,
 )
+from patterns.deployment import CanaryAnalysis, CanaryPlan, CanaryStep, Verdict, VersionStats, rolling_step
 from patterns.hedging import (
     NO_FALLBACK,
     CachedFallback,
@@ -82,6 +84,9 @@ __all__ = [
     "Bulkhead",
     "CacheStats",
     "CachedFallback",
+    "CanaryAnalysis",
+    "CanaryPlan",
+    "CanaryStep",
     "Change",
     "CircuitBreaker",
     "Clock",
@@ -128,8 +133,11 @@ __all__ = [
     "TTLCache",
     "TokenBucket",
     "Transition",
+    "Verdict",
+    "VersionStats",
     "WeightedRoundRobin",
     "make_backoff",
     "make_limiter",
     "make_policy",
+    "rolling_step",
 ]
