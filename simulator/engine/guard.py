@@ -91,10 +91,11 @@ class EdgeGuard:
         self.breaker_codes((self.code, _STATE_CODE[change.from_state], _STATE_CODE[change.to_state]))
         self.breaker_times(change.time)
 
-    def later(self, delay: float, action: Callable[[Event], None]) -> None:
-        """Run ``action`` after ``delay`` seconds of simulated time."""
+    def later(self, delay: float, action: Callable[[Event], None]) -> Event:
+        """Run ``action`` after ``delay`` seconds of simulated time; returns the timer."""
         timer = self.env.timeout(delay)
         timer.callbacks.append(action)  # type: ignore[union-attr]
+        return timer
 
     def hand_over(self) -> None:
         """A permit of the bulkhead is free: give it to the oldest waiter, if any (as a new event)."""
@@ -121,12 +122,13 @@ class GuardedCallNode:
 class Try:
     """One try of an exchange: the call it sent, and whether the exchange still waits for it."""
 
-    __slots__ = ("attempt", "call", "exchange", "kind", "open", "permit", "sent")
+    __slots__ = ("attempt", "call", "exchange", "kind", "open", "permit", "sent", "timer")
 
     def __init__(self, exchange: Exchange, kind: int, attempt: int) -> None:
         self.exchange, self.kind, self.attempt = exchange, kind, attempt
         self.open, self.permit = True, False
         self.call: Call | None = None
+        self.timer: Event | None = None  # its timeout, while it may still fire
         self.sent = exchange.guard.env.now
 
     def resume(self, ok: bool) -> None:
@@ -217,7 +219,7 @@ class Exchange:
             call.expires = now + timeout
         self.node.wire.send(call)
         if attempt.open and timeout < math.inf:
-            guard.later(timeout, attempt.time_out)
+            attempt.timer = guard.later(timeout, attempt.time_out)
         if attempt.open and guard.hedge is not None and attempt.kind != HEDGE:
             self.plan_hedge(attempt.attempt)
 
@@ -237,8 +239,15 @@ class Exchange:
             self.plan_hedge(attempt)
 
     def close(self, attempt: Try) -> None:
-        """``attempt`` is over for the caller: give back its bulkhead permit."""
+        """``attempt`` is over for the caller: give back its bulkhead permit, disarm its timeout.
+
+        A SimPy event cannot leave the schedule, but emptying its callbacks lets the try (and its
+        request) be freed now rather than when a long timeout would have fired.
+        """
         attempt.open = False
+        if attempt.timer is not None:
+            attempt.timer.callbacks.clear()  # type: ignore[union-attr]
+            attempt.timer = None
         if attempt.permit:
             attempt.permit = False
             self.guard.hand_over()
