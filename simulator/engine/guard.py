@@ -246,7 +246,8 @@ class Exchange:
         """
         attempt.open = False
         if attempt.timer is not None:
-            attempt.timer.callbacks.clear()  # type: ignore[union-attr]
+            if attempt.timer.callbacks:  # None once the timer has fired
+                attempt.timer.callbacks.clear()
             attempt.timer = None
         if attempt.permit:
             attempt.permit = False
