@@ -402,6 +402,8 @@ def draw_topology(scenario: Scenario, ax: Axes | None = None) -> Axes:
     """Draw the call graph left to right, from the client to the deepest dependency.
 
     Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the routes that use them.
+    Message brokers are nodes too; their edges (publish steps in, consumers out, labelled with the
+    queue or ``topic:group``) are dashed: nobody waits along them.
     """
     graph = build_topology(scenario)
     if nx.is_directed_acyclic_graph(graph):
@@ -436,7 +438,24 @@ def draw_topology(scenario: Scenario, ax: Axes | None = None) -> Axes:
         for node, data in graph.nodes(data=True)
     }
     nx.draw_networkx_labels(graph, position, labels, ax=ax, font_size=8)
-    nx.draw_networkx_edges(graph, position, ax=ax, node_size=2600, arrowsize=14, edge_color="#555555")
+    brokers = {
+        node for node, kind in graph.nodes(data="kind") if kind == "broker" and node in scenario.brokers
+    }
+    for style, edges in (
+        ("solid", [(u, v) for u, v in graph.edges if u not in brokers and v not in brokers]),
+        ("dashed", [(u, v) for u, v in graph.edges if u in brokers or v in brokers]),  # asynchronous
+    ):
+        if edges:
+            nx.draw_networkx_edges(
+                graph,
+                position,
+                edgelist=edges,
+                ax=ax,
+                node_size=2600,
+                arrowsize=14,
+                edge_color="#555555",
+                style=style,
+            )
     edge_labels = {(u, v): _route_label(routes) for u, v, routes in graph.edges(data="routes") if routes}
     nx.draw_networkx_edge_labels(graph, position, edge_labels, ax=ax, font_size=7)
     ax.set_title(f"{scenario.name}: call graph (slots per service = replicas × concurrency)")

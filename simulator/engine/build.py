@@ -76,6 +76,8 @@ class Engine:
         }
         self.faults = install_faults(self)  # None without faults: then no node gets a hook
         self.brokers = Brokers(self) if scenario.brokers else None
+        if self.brokers is not None:
+            self.brokers.start_consumers()
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):

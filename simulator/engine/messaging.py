@@ -95,8 +95,14 @@ class Brokers:
                 line = self.queues[consumer.broker, consumer.queue or ""][1]
             if consumer.poison > 0:
                 line.poison, line.coin = consumer.poison, engine.sampler(f"poison:{line.name}", _UNIT)
+        self.consumers: list[_ConsumerRun] = []
+
+    def start_consumers(self) -> None:
+        """Compile the consumers' routes (which may publish: so only once the engine knows its brokers)
+        and subscribe their replicas."""
         self.consumers = [
-            _ConsumerRun(self, consumer, self.lines[consumer.channel]) for consumer in scenario.consumers
+            _ConsumerRun(self, consumer, self.lines[consumer.channel])
+            for consumer in self.engine.scenario.consumers
         ]
 
     def line(self, name: str, broker: str) -> _Line:
@@ -131,14 +137,8 @@ class Brokers:
     def publish_node(self, target: PublishTarget, caller: str) -> PublishNode:
         engine = self.engine
         broker = engine.scenario.brokers[target.broker]
-        return PublishNode(
-            self,
-            engine.env,
-            target,
-            engine.latency(caller, target.broker),
-            engine.latency(target.broker, caller),
-            broker.publish_time,
-        )
+        latency = engine.latency(caller, target.broker)  # both ways, as for a call on that edge
+        return PublishNode(self, engine.env, target, latency, latency, broker.publish_time)
 
     def store(self, target: PublishTarget, request: Request) -> None:
         """The message of ``request`` reaches its queue or topic; consumers hear of it."""
