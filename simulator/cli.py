@@ -21,8 +21,10 @@ from simulator.errors import ScenarioError
 from simulator.loader import apply_variant, load_scenario
 from simulator.scenario import Scenario
 from simulator.tables import (
+    CHANNEL_COLUMNS,
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
+    channel_frames,
     edge_frames,
     format_interval,
     headline_rows,
@@ -145,6 +147,38 @@ def _edges(comparison: Comparison) -> Table | None:
     return table
 
 
+def _channels(comparison: Comparison) -> Table | None:
+    """Queues and consumer groups: every column for a single run; backlog and lag p99 by variant for a
+    comparison. None without brokers."""
+    frames = {name: channel_frames(e.summary) for name, e in comparison.experiments.items()}
+    names = list(dict.fromkeys(channel for f in frames.values() for channel in f))
+    if not names:
+        return None
+    if len(comparison.names) == 1:
+        table = Table(title="queues and consumer groups")
+        table.add_column("channel")
+        for label, unit, _ in CHANNEL_COLUMNS.values():
+            table.add_column(f"{label} ({unit})", justify="right")
+        for name, frame in frames[comparison.names[0]].items():
+            cells = (format_interval(frame.loc[k], s) for k, (_, _, s) in CHANNEL_COLUMNS.items())
+            table.add_row(name, *cells)
+        return table
+    table = Table(title="backlog (msgs) / lag p99 (ms) by queue or consumer group")
+    table.add_column("channel")
+    for variant in comparison.names:
+        table.add_column(variant, justify="right")
+    for name in names:
+        cells = [
+            f"{format_interval(frames[v][name].loc['backlog_mean'], 1.0)} / "
+            f"{format_interval(frames[v][name].loc['lag_p99'], 1e3)}"
+            if name in frames[v]
+            else "–"
+            for v in comparison.names
+        ]
+        table.add_row(name, *cells)
+    return table
+
+
 @app.command()
 def run(
     scenario: ScenarioArg,
@@ -200,6 +234,9 @@ def run(
     edges = _edges(comparison)
     if edges is not None:
         console.print(edges)
+    channels = _channels(comparison)
+    if channels is not None:
+        console.print(channels)
     console.print(f"report: {folder / 'report.md'}")
 
 

@@ -114,6 +114,7 @@ _TAGS = {
     "parallel",
     "branch",
     "loop",
+    "publish",
     "float",
     *FAULT_KINDS,
 }

@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "is_channel",
     "is_edge",
+    "plot_backlog",
     "plot_breaker_open",
     "plot_edge_tries",
     "plot_latency_cdf",
     "plot_latency_percentiles",
+    "plot_message_lag",
     "plot_throughput",
     "plot_utilization",
     "shade_windows",
@@ -35,6 +38,13 @@ __all__ = [
 def is_edge(scopes: pd.Series) -> pd.Series:
     """Which time-series rows belong to a call edge (scope ``caller->callee``)."""
     return scopes.astype(str).str.contains("->", regex=False)
+
+
+def is_channel(series: pd.DataFrame) -> pd.Series:
+    """Which time-series rows belong to a message channel (a queue or ``topic:group``: with a backlog)."""
+    if "backlog" not in series:
+        return pd.Series(False, index=series.index)
+    return series["backlog"].notna()
 
 
 def variants_in(frame: pd.DataFrame) -> list[str]:
@@ -123,7 +133,7 @@ def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each service's slots in use: over time, or as mean bars per variant when comparing."""
-    services = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"])]
+    services = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"]) & ~is_channel(series)]
     variants = variants_in(series)
     if not variants:
         rows = _by_time(services)
@@ -170,6 +180,43 @@ def plot_breaker_open(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each time bin the circuit breakers spent open (per edge, or summed per variant)."""
     lines = _edge_lines(series, "breaker_open")
     ax = _over_time(axes_or_new(ax), lines, "time open (fraction of the bin)", "Circuit breakers open")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def _channel_lines(
+    series: pd.DataFrame, column: str, scale: float = 1.0
+) -> list[tuple[pd.Series, pd.Series, str]]:
+    """One line per channel for a single variant; one per variant and channel when comparing."""
+    rows = _by_time(series[is_channel(series)])
+    if not variants_in(series):
+        return [(g["time"], g[column] * scale, str(name)) for name, g in rows.groupby("scope", sort=False)]
+    return [
+        (g["time"], g[column] * scale, f"{variant}: {scope}" if rows["scope"].nunique() > 1 else str(variant))
+        for (variant, scope), g in rows.groupby(["variant", "scope"], sort=False)
+    ]
+
+
+def plot_backlog(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Messages waiting in each queue or consumer group (ready plus unacknowledged) over time."""
+    ax = _over_time(
+        axes_or_new(ax),
+        _channel_lines(series, "backlog"),
+        "backlog (messages, mean per bin)",
+        "Backlog of queues and consumer groups",
+    )
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def plot_message_lag(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """p99 of the time from publication to acknowledgement, of the messages acked in each bin."""
+    ax = _over_time(
+        axes_or_new(ax),
+        _channel_lines(series, "lag_p99", 1e3),
+        "publish-to-ack lag p99 (ms)",
+        "Message lag (publication to acknowledgement)",
+    )
     ax.set_ylim(bottom=0)
     return ax
 

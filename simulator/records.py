@@ -35,6 +35,17 @@ number of the try it backs up), ``kind`` (``first``, ``retry``, ``hedge``), ``ou
 
 ``breakers`` columns, one row per circuit-breaker state change: ``time``, ``edge``, ``from_state`` and
 ``to_state`` (``closed``, ``open``, ``half_open``).
+
+``messages`` columns, one row per message and channel that reads it (a queue; for a topic, each of
+its consumer groups), sorted by channel and message (:mod:`simulator.messaging`): ``message`` (id,
+numbered in publish order), ``request`` (the workload's request whose flow published it, directly
+or from a consumer's handling), ``broker``, ``channel`` (the queue, or ``topic:group``),
+``partition`` (-1 for queues), ``poison`` (its handling always fails, as drawn at publication),
+``published``, ``delivered`` (first delivery; NaN if never), ``settled`` (when it was acked,
+dead-lettered or expired; NaN if still pending when the run ended), ``deliveries`` (how many times
+it was handed to a consumer), ``outcome`` (one of :data:`MESSAGE_OUTCOMES`: ``acked``,
+``dead_lettered``, ``expired``, ``pending``), ``wait`` (``delivered - published``) and ``lag``
+(``settled - published``: for an acked message, the time from publication to acknowledgement).
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ import pandas as pd
 __all__ = [
     "ANSWERED",
     "BREAKER_STATES",
+    "MESSAGE_OUTCOMES",
     "OUTCOMES",
     "SPAN_STATUS",
     "SUCCESSFUL",
@@ -108,6 +120,7 @@ ANSWERED = ("ok", "fallback")
 """Request outcomes where the client got an answer (a full one, or a fallback)."""
 TRY_KINDS = ("first", "retry", "hedge")
 BREAKER_STATES = ("closed", "open", "half_open")
+MESSAGE_OUTCOMES = ("acked", "dead_lettered", "expired", "pending")
 
 
 class Recorder:
@@ -121,6 +134,8 @@ class Recorder:
     __slots__ = (
         "breaker_codes",
         "breaker_times",
+        "message_codes",
+        "message_times",
         "request_codes",
         "request_times",
         "span_codes",
@@ -137,12 +152,15 @@ class Recorder:
     TRY_TIMES = ("start", "end")
     BREAKER_CODES = ("edge", "from_state", "to_state")
     BREAKER_TIMES = ("time",)
+    MESSAGE_CODES = ("message", "request", "channel", "partition", "poison", "deliveries", "outcome")
+    MESSAGE_TIMES = ("published", "delivered", "settled")
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
         self.span_codes, self.span_times = array("q"), array("d")
         self.try_codes, self.try_times = array("q"), array("d")
         self.breaker_codes, self.breaker_times = array("q"), array("d")
+        self.message_codes, self.message_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -190,6 +208,10 @@ class RunResult:
     recorder: Recorder = field(repr=False)
     edges: tuple[str, ...] = ()
     """Names (``caller->callee``) of the call edges with resilience policies, as coded in ``tries``."""
+    channels: tuple[str, ...] = ()
+    """Names of the queues and topic consumer groups (``topic:group``), as coded in ``messages``."""
+    channel_brokers: tuple[str, ...] = ()
+    """The broker of each channel."""
 
     @property
     def n_requests(self) -> int:
@@ -240,3 +262,21 @@ class RunResult:
             ["time", "edge", "from_state", "to_state"],
             {"edge": self.edges, "from_state": BREAKER_STATES, "to_state": BREAKER_STATES},
         )
+
+    @cached_property
+    def messages(self) -> pd.DataFrame:
+        r = self.recorder
+        frame = _frame(
+            _columns(r.message_codes, r.MESSAGE_CODES),
+            _columns(r.message_times, r.MESSAGE_TIMES),
+            [*r.MESSAGE_CODES[:5], *r.MESSAGE_TIMES, *r.MESSAGE_CODES[5:]],
+            {"channel": self.channels, "outcome": MESSAGE_OUTCOMES},
+        )
+        brokers = list(dict.fromkeys(self.channel_brokers))
+        per_channel = np.asarray([brokers.index(b) for b in self.channel_brokers], dtype=np.int16)
+        codes = per_channel[frame["channel"].cat.codes.to_numpy()] if len(frame) else np.zeros(0, np.int16)
+        frame.insert(2, "broker", pd.Categorical.from_codes(codes, categories=brokers))
+        frame["poison"] = frame["poison"].astype(bool)
+        frame["wait"] = frame["delivered"] - frame["published"]
+        frame["lag"] = frame["settled"] - frame["published"]
+        return frame.sort_values(["channel", "message"], ignore_index=True)

@@ -8,7 +8,8 @@ call: several times the requests, so written only when asked for), ``timeseries.
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
 ``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
 together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
-:mod:`simulator.records`), ``tries.png`` and ``breakers.png``.
+:mod:`simulator.records`), ``tries.png`` and ``breakers.png``. With message brokers, also
+``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``.
 """
 
 from __future__ import annotations
@@ -23,17 +24,21 @@ from matplotlib.figure import Figure
 from simulator.comparison import Comparison
 from simulator.faults import fault_windows
 from simulator.plots import (
+    plot_backlog,
     plot_breaker_open,
     plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
+    plot_message_lag,
     plot_throughput,
     plot_utilization,
     shade_windows,
 )
 from simulator.tables import (
+    CHANNEL_COLUMNS,
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
+    channel_frames,
     edge_frames,
     format_interval,
     headline_rows,
@@ -65,6 +70,7 @@ def summary_document(comparison: Comparison) -> dict[str, object]:
             "metrics": _cells(overall),
             "services": {service: _cells(frame) for service, frame in services.items()},
             "edges": {edge: _cells(frame) for edge, frame in edge_frames(experiment.summary).items()},
+            "channels": {name: _cells(frame) for name, frame in channel_frames(experiment.summary).items()},
         }
     differences = {
         metric: _cells(comparison.differences(metric))
@@ -162,13 +168,21 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
                 *_scope_table("edge", edges, EDGE_COLUMNS),
                 "",
             ]
+        channels = channel_frames(experiment.summary)
+        if channels:
+            lines += [
+                f"## Queues and consumer groups{f' ({name})' if compared else ''}",
+                "",
+                *_scope_table("channel", channels, CHANNEL_COLUMNS),
+                "",
+            ]
     lines += ["## Plots", ""]
     lines += [f"![{title}]({file})\n" for file, title in figures]
     lines += [
         "## Files",
         "",
         "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, and with",
-        "resilience policies on call edges `tries.csv` and `breakers.csv`",
+        "resilience policies on call edges `tries.csv` and `breakers.csv`, with brokers `messages.csv`",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -190,6 +204,9 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     if guarded:
         tables["tries"] = comparison.tries
         tables["breakers"] = comparison.breakers
+    messaging = any(e.scenario.brokers for e in comparison.experiments.values())
+    if messaging:
+        tables["messages"] = comparison.messages
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         frame.round(9).to_csv(path, index=False)
@@ -223,6 +240,19 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 "breakers.png",
                 "Circuit breakers open",
                 lambda ax: shade_windows(plot_breaker_open(series, ax), faults),
+            ),
+        ]
+    if messaging:
+        figures += [
+            (
+                "backlog.png",
+                "Backlog of queues and consumer groups",
+                lambda ax: shade_windows(plot_backlog(series, ax), faults),
+            ),
+            (
+                "message_lag.png",
+                "Message lag (publication to acknowledgement)",
+                lambda ax: shade_windows(plot_message_lag(series, ax), faults),
             ),
         ]
     for file, _, draw in figures:

@@ -5,7 +5,8 @@ optional bounded waiting room per replica), **routes** (call graphs: what one re
 **workloads** (who sends requests down which route: open-loop arrival processes or closed-loop users
 with think time), the **network** (one-way latency per call, by default and per edge) and the run
 settings (duration, warm-up, seed, replications); optionally ``faults`` to inject
-(:mod:`simulator.faults`) and ``resilience`` policies on call edges (:mod:`simulator.resilience`).
+(:mod:`simulator.faults`), ``resilience`` policies on call edges (:mod:`simulator.resilience`), and
+message ``brokers`` with their ``consumers`` (:mod:`simulator.messaging`).
 ``variants`` maps a variant's name to the fields
 it overrides, so alternatives can be compared on the same traffic.
 
@@ -18,7 +19,9 @@ Route steps are one of:
 - ``branch: [{probability, steps}]`` -- take one option at random (probabilities may leave a
   remainder: then nothing happens);
 - ``loop: [steps]`` with ``times`` and ``repeat_probability`` -- run ``times`` times, then again with
-  that probability each time (the feedback of a Jackson network).
+  that probability each time (the feedback of a Jackson network);
+- ``publish: {broker, queue | topic}`` -- send a message to a broker and go on without waiting for
+  its consumers (:mod:`simulator.messaging`: ``brokers`` and ``consumers``).
 
 ``faults`` (:mod:`simulator.faults`) injects crashes, latency, errors, slow replicas, partitions
 and brownouts on a schedule.
@@ -41,6 +44,7 @@ from simulator.faults import Fault
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 from simulator.gateway import GatewayConfig
 from simulator.latency import Latency
+from simulator.messaging import BrokerConfig, Consumer, PublishTarget
 from simulator.popularity import Popularity
 from simulator.resilience import ConcurrencyLimitSettings, ResilienceConfig, SheddingSettings
 
@@ -56,6 +60,7 @@ __all__ = [
     "Network",
     "NoisyNeighbour",
     "ParallelStep",
+    "PublishStep",
     "ReplicaProfile",
     "Scenario",
     "SequenceStep",
@@ -70,7 +75,7 @@ CLIENT = "client"
 BASE = "base"
 """The name of the scenario as written among its variants (so no variant may take it)."""
 
-_STEP_KEYS = ("call", "sequence", "parallel", "branch", "loop")
+_STEP_KEYS = ("call", "sequence", "parallel", "branch", "loop", "publish")
 
 
 def _step_kind(value: Any) -> str | None:
@@ -125,16 +130,23 @@ class LoopStep(StrictModel):
         return value
 
 
+class PublishStep(StrictModel):
+    publish: PublishTarget
+
+
 Step = Annotated[
     Annotated[CallStep, Tag("call")]
     | Annotated[SequenceStep, Tag("sequence")]
     | Annotated[ParallelStep, Tag("parallel")]
     | Annotated[BranchStep, Tag("branch")]
-    | Annotated[LoopStep, Tag("loop")],
+    | Annotated[LoopStep, Tag("loop")]
+    | Annotated[PublishStep, Tag("publish")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
-        custom_error_message="a step needs exactly one of the keys: call, sequence, parallel, branch, loop",
+        custom_error_message=(
+            "a step needs exactly one of the keys: call, sequence, parallel, branch, loop, publish"
+        ),
     ),
 ]
 for _model in (CallStep, SequenceStep, ParallelStep, BranchOption, BranchStep, LoopStep):
@@ -259,6 +271,8 @@ class Scenario(StrictModel):
     workloads: list[Workload] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
+    brokers: dict[str, BrokerConfig] = Field(default_factory=dict)
+    consumers: list[Consumer] = Field(default_factory=list)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("warmup")

@@ -21,6 +21,21 @@ policies (``caller->callee``): ``<edge>.tries`` (tries sent per call: the edge's
 ``<edge>.retries`` and ``<edge>.hedges`` (per call), ``<edge>.timeouts`` (share of sent tries that
 timed out), ``<edge>.refused`` (share of tries refused by the edge's bulkhead or breaker) and
 ``<edge>.breaker_open`` (fraction of the window the breaker spent open).
+
+With message brokers (:mod:`simulator.messaging`), per channel (a queue, or ``topic:group``), over the
+messages published in the window: ``<channel>.publish_rate`` and ``<channel>.ack_rate`` (per
+second), ``<channel>.backlog_mean`` (time-average number of messages published and not yet settled:
+ready plus unacknowledged; a group's lag), ``<channel>.wait_mean`` (publication to first delivery,
+seconds), ``<channel>.lag_mean`` and ``<channel>.lag_p99`` (publication to acknowledgement of acked
+messages, seconds), ``<channel>.deliveries`` (mean deliveries per message), and the shares of
+messages ``<channel>.redelivered`` (delivered more than once), ``<channel>.dead_lettered``,
+``<channel>.expired`` and ``<channel>.pending`` (not settled when the run ended). End to end,
+``completion_mean`` and ``completion_p99`` (seconds) time a request's whole business flow: from its
+arrival to the later of its answer and the acknowledgement of the last message its flow published
+(directly, or from a consumer's handling), over requests whose flow completed (answered, and every
+message acked); ``completed`` is the share of requests whose flow completed. A request that
+publishes nothing completes with its answer, so the figures compare synchronous and asynchronous
+designs of the same flow.
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -36,7 +51,15 @@ from scipy.special import stdtrit
 from simulator.records import ANSWERED, BREAKER_STATES, RunResult
 from simulator.timeseries import level_average
 
-__all__ = ["FAILURE_SHARES", "PERCENTILES", "confidence_interval", "replication_metrics", "summarize"]
+__all__ = [
+    "FAILURE_SHARES",
+    "PERCENTILES",
+    "completion_times",
+    "confidence_interval",
+    "message_metrics",
+    "replication_metrics",
+    "summarize",
+]
 
 PERCENTILES = {"latency_p50": 50.0, "latency_p90": 90.0, "latency_p99": 99.0, "latency_p999": 99.9}
 FAILURE_SHARES = (
@@ -87,7 +110,59 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics[f"{name}.limited"] = _share(calls["status"], ("limited",))
         metrics[f"{name}.cache_hits"] = _share(calls["status"], ("cached", "coalesced"))
     metrics.update(edge_metrics(result, inside["request"]))
+    if result.channels:
+        metrics.update(message_metrics(result))
+        metrics.update(completion_metrics(result, inside))
     return metrics
+
+
+def message_metrics(result: RunResult) -> dict[str, float]:
+    """Per queue or consumer group: rates, backlog, lags and what became of the messages published in
+    the window (module docstring)."""
+    start, stop = result.warmup, result.horizon
+    window = stop - start
+    messages = result.messages
+    end = max(stop, float(np.nanmax(messages["settled"]))) if messages["settled"].notna().any() else stop
+    metrics: dict[str, float] = {}
+    for name, group in messages.groupby("channel", observed=False, sort=False):
+        published = group["published"].to_numpy()
+        settled = np.nan_to_num(group["settled"].to_numpy(), nan=end)
+        backlog = level_average(published, settled, np.array([start, stop]))[0]
+        rows = group[(group["published"] >= start) & (group["published"] < stop)]
+        acked = rows[rows["outcome"] == "acked"]
+        outcome = rows["outcome"]
+        metrics[f"{name}.publish_rate"] = len(rows) / window
+        metrics[f"{name}.ack_rate"] = len(acked) / window
+        metrics[f"{name}.backlog_mean"] = float(backlog)
+        metrics[f"{name}.wait_mean"] = float(rows["wait"].mean()) if rows["wait"].notna().any() else math.nan
+        metrics[f"{name}.lag_mean"] = float(acked["lag"].mean()) if len(acked) else math.nan
+        metrics[f"{name}.lag_p99"] = float(np.percentile(acked["lag"], 99)) if len(acked) else math.nan
+        metrics[f"{name}.deliveries"] = float(rows["deliveries"].mean()) if len(rows) else math.nan
+        metrics[f"{name}.redelivered"] = float((rows["deliveries"] > 1).mean()) if len(rows) else math.nan
+        for share in ("dead_lettered", "expired", "pending"):
+            metrics[f"{name}.{share}"] = _share(outcome, (share,))
+    return metrics
+
+
+def completion_times(result: RunResult, requests: pd.DataFrame) -> pd.Series:
+    """Per request (indexed by id): arrival to the end of its whole flow, NaN when the flow did not
+    complete (module docstring: ``completion_mean``)."""
+    messages = result.messages
+    frame = requests.set_index("request")
+    last = messages.groupby("request")["settled"].max().reindex(frame.index).to_numpy(dtype=float)
+    unfinished = messages.loc[messages["outcome"] != "acked", "request"].unique()
+    done = frame["status"].isin(ANSWERED).to_numpy() & ~frame.index.isin(unfinished)
+    finish = np.fmax(frame["end"].to_numpy(), last)
+    return pd.Series(np.where(done, finish - frame["arrival"].to_numpy(), np.nan), index=frame.index)
+
+
+def completion_metrics(result: RunResult, requests: pd.DataFrame) -> dict[str, float]:
+    times = completion_times(result, requests).dropna().to_numpy()
+    return {
+        "completion_mean": float(times.mean()) if len(times) else math.nan,
+        "completion_p99": float(np.percentile(times, 99)) if len(times) else math.nan,
+        "completed": len(times) / len(requests) if len(requests) else math.nan,
+    }
 
 
 def edge_metrics(result: RunResult, requests: pd.Series) -> dict[str, float]:

@@ -10,10 +10,13 @@ import math
 import pandas as pd
 
 __all__ = [
+    "CHANNEL_COLUMNS",
+    "COMPLETION_ROWS",
     "EDGE_COLUMNS",
     "HEADLINE",
     "OUTCOME_ROWS",
     "SERVICE_COLUMNS",
+    "channel_frames",
     "edge_frames",
     "format_interval",
     "headline_rows",
@@ -48,6 +51,23 @@ EDGE_COLUMNS = {
     "refused": ("refused", "% of tries", 100.0),
     "breaker_open": ("breaker open", "% of time", 100.0),
 }
+CHANNEL_COLUMNS = {
+    "publish_rate": ("published", "/s", 1.0),
+    "backlog_mean": ("backlog", "msgs", 1.0),
+    "wait_mean": ("wait", "ms", 1e3),
+    "lag_mean": ("lag mean", "ms", 1e3),
+    "lag_p99": ("lag p99", "ms", 1e3),
+    "redelivered": ("redelivered", "%", 100.0),
+    "dead_lettered": ("dead-lettered", "%", 100.0),
+    "expired": ("expired", "%", 100.0),
+}
+"""Columns of the queue and consumer-group table (``<channel>.<metric>`` rows of the summary)."""
+COMPLETION_ROWS = {
+    "completion_mean": ("flow completion mean", "ms", 1e3),
+    "completion_p99": ("flow completion p99", "ms", 1e3),
+    "completed": ("flows completed", "%", 100.0),
+}
+"""End-to-end completion of asynchronous flows, shown when the scenario has brokers."""
 SERVICE_COLUMNS = {
     "utilization": ("utilization", "%", 100.0),
     "arrival_rate": ("calls", "/s", 1.0),
@@ -63,17 +83,27 @@ def headline_rows(overall: list[pd.DataFrame]) -> dict[str, tuple[str, str, floa
     """The headline metrics to show for these variants: :data:`HEADLINE`, then the outcome shares
     (:data:`OUTCOME_ROWS`) that are above zero in at least one of them."""
     rows = dict(HEADLINE)
+    if any("completion_mean" in frame.index for frame in overall):
+        rows.update(COMPLETION_ROWS)
     for key, row in OUTCOME_ROWS.items():
         if any(key in frame.index and frame.loc[key, "mean"] > 0 for frame in overall):
             rows[key] = row
     return rows
 
 
-def _scoped(summary: pd.DataFrame, edges: bool) -> dict[str, pd.DataFrame]:
+def _channels(summary: pd.DataFrame) -> set[str]:
+    """Scopes that are message channels: they have a ``backlog_mean``."""
+    return {name.rsplit(".", 1)[0] for name in summary.index if name.endswith(".backlog_mean")}
+
+
+def _scoped(summary: pd.DataFrame, edges: bool, channels: bool = False) -> dict[str, pd.DataFrame]:
     scopes: dict[str, pd.DataFrame] = {}
+    channel_scopes = _channels(summary)
     for name in summary.index[summary.index.str.contains(".", regex=False)]:
         scope, metric = name.rsplit(".", 1)
-        if ("->" in scope) == edges:
+        if (scope in channel_scopes) != channels:
+            continue
+        if channels or ("->" in scope) == edges:
             scopes.setdefault(scope, pd.DataFrame(columns=summary.columns))
             scopes[scope].loc[metric] = summary.loc[name]
     return scopes
@@ -88,6 +118,11 @@ def split_summary(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Dat
 def edge_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per guarded call edge (``caller->callee.metric`` rows), one frame of its metrics."""
     return _scoped(summary, edges=True)
+
+
+def channel_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per queue or consumer group (``<channel>.metric`` rows), one frame of its metrics."""
+    return _scoped(summary, edges=False, channels=True)
 
 
 def format_interval(row: pd.Series, scale: float, brackets: bool = False) -> str:

@@ -15,7 +15,11 @@ requests waiting or served); for ``requests`` the latency percentiles ``latency_
 the system). Throughput and latency count answered requests (``ok`` or ``fallback``). For each call
 edge with resilience policies (scope ``caller->callee``): ``tries_per_s`` (tries sent),
 ``retries_per_s``, ``timeouts_per_s``, ``refused_per_s`` (by the edge's bulkhead or breaker) and
-``breaker_open`` (fraction of the bin the breaker spent open).
+``breaker_open`` (fraction of the bin the breaker spent open). For each message channel (scope: the
+queue, or ``topic:group``): ``published_per_s``, ``acked_per_s``, ``dead_lettered_per_s``,
+``expired_per_s``, ``backlog`` (mean messages published and not yet settled: ready plus unacked; for
+a consumer group, its lag in messages) and ``lag_p99`` (seconds from publication to acknowledgement
+of the messages acked in the bin).
 """
 
 from __future__ import annotations
@@ -123,10 +127,46 @@ def _edge_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
     return rows
 
 
+def _channel_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
+    if not result.channels:
+        return []
+    messages = result.messages
+    settled_any = messages["settled"].notna().any()
+    end = max(result.horizon, float(messages["settled"].max())) if settled_any else result.horizon
+    rows = []
+    for name, group in messages.groupby("channel", observed=False, sort=False):
+        published, settled = group["published"].to_numpy(), group["settled"].to_numpy()
+        outcome = group["outcome"].to_numpy()
+        acked = outcome == "acked"
+        frame = pd.DataFrame(
+            {
+                "time": edges[:-1],
+                "scope": name,
+                "published_per_s": _rate(published, edges),
+                "acked_per_s": _rate(settled[acked], edges),
+                "dead_lettered_per_s": _rate(settled[outcome == "dead_lettered"], edges),
+                "expired_per_s": _rate(settled[outcome == "expired"], edges),
+                "backlog": level_average(published, np.nan_to_num(settled, nan=end), edges),
+            }
+        )
+        which = np.searchsorted(edges, settled[acked], side="right") - 1
+        inside = (which >= 0) & (which < len(edges) - 1)
+        lag = pd.Series((settled - published)[acked][inside]).groupby(which[inside])
+        frame["lag_p99"] = lag.quantile(0.99).reindex(range(len(edges) - 1)).to_numpy()
+        rows.append(frame)
+    return rows
+
+
 def timeseries(result: RunResult) -> pd.DataFrame:
-    """Per-bin series for every service, end-to-end requests and guarded call edges (module docstring)."""
+    """Per-bin series for every service, end-to-end requests, guarded call edges and message channels
+    (module docstring)."""
     edges = bin_edges(result.horizon, result.interval)
-    frames = [*_service_rows(result, edges), _request_rows(result, edges), *_edge_rows(result, edges)]
+    frames = [
+        *_service_rows(result, edges),
+        _request_rows(result, edges),
+        *_edge_rows(result, edges),
+        *_channel_rows(result, edges),
+    ]
     frame = pd.concat(frames, ignore_index=True)
     frame["scope"] = frame["scope"].astype(str)
     return frame

@@ -28,12 +28,14 @@ from simulator.faults import (
     SlowReplicaFault,
 )
 from simulator.figures import axes_or_new
+from simulator.messaging import PublishTarget
 from simulator.scenario import (
     CLIENT,
     BranchStep,
     CallStep,
     LoopStep,
     ParallelStep,
+    PublishStep,
     Scenario,
     SequenceStep,
     Step,
@@ -42,7 +44,17 @@ from simulator.scenario import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CallSite", "build_topology", "call_sites", "check_topology", "draw_topology", "route_visits"]
+__all__ = [
+    "CallSite",
+    "PublishSite",
+    "build_topology",
+    "call_sites",
+    "check_topology",
+    "draw_topology",
+    "publish_sites",
+    "route_callers",
+    "route_visits",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,28 +72,65 @@ def _loop_visits(step: LoopStep) -> float:
     return step.times + step.repeat_probability / (1 - step.repeat_probability)
 
 
-def call_sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Iterator[CallSite]:
-    """Every call step under ``steps``, made by ``caller``, with its expected count per request."""
+@dataclass(frozen=True, slots=True)
+class PublishSite:
+    """One ``publish`` step: who publishes, to which broker and queue or topic, where, how often."""
+
+    caller: str
+    target: PublishTarget
+    loc: Loc
+    visits: float
+
+
+def _sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Iterator[CallSite | PublishSite]:
     for index, step in enumerate(steps):
         here = (*loc, index)
         match step:
             case CallStep():
                 yield CallSite(caller, step.call, (*here, "call"), weight)
-                yield from call_sites(step.calls, step.call, (*here, "calls"), weight)
+                yield from _sites(step.calls, step.call, (*here, "calls"), weight)
+            case PublishStep():
+                yield PublishSite(caller, step.publish, (*here, "publish"), weight)
             case SequenceStep():
-                yield from call_sites(step.sequence, caller, (*here, "sequence"), weight)
+                yield from _sites(step.sequence, caller, (*here, "sequence"), weight)
             case ParallelStep():
-                yield from call_sites(step.parallel, caller, (*here, "parallel"), weight)
+                yield from _sites(step.parallel, caller, (*here, "parallel"), weight)
             case BranchStep():
                 for option_index, option in enumerate(step.branch):
-                    yield from call_sites(
+                    yield from _sites(
                         option.steps,
                         caller,
                         (*here, "branch", option_index, "steps"),
                         weight * option.probability,
                     )
             case LoopStep():
-                yield from call_sites(step.loop, caller, (*here, "loop"), weight * _loop_visits(step))
+                yield from _sites(step.loop, caller, (*here, "loop"), weight * _loop_visits(step))
+
+
+def call_sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Iterator[CallSite]:
+    """Every call step under ``steps``, made by ``caller``, with its expected count per request."""
+    for site in _sites(steps, caller, loc, weight):
+        if isinstance(site, CallSite):
+            yield site
+
+
+def publish_sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Iterator[PublishSite]:
+    """Every publish step under ``steps`` (made by ``caller`` or a service it calls), with its count."""
+    for site in _sites(steps, caller, loc, weight):
+        if isinstance(site, PublishSite):
+            yield site
+
+
+def route_callers(scenario: Scenario) -> list[tuple[str, str]]:
+    """``(route, caller)`` for every way a route runs: a workload's route is run by the ``client``,
+    a consumer's route by the consumer's service; routes nobody uses count as the client's."""
+    consumed = [(c.route, c.service) for c in scenario.consumers if c.route is not None]
+    used = {route for route, _ in consumed}
+    pairs = [(route, CLIENT) for route in scenario.routes if route not in used]
+    pairs += [
+        (route, CLIENT) for route in dict.fromkeys(w.route for w in scenario.workloads) if route in used
+    ]
+    return pairs + list(dict.fromkeys(consumed))
 
 
 def route_visits(scenario: Scenario, route: str) -> dict[str, float]:
@@ -92,31 +141,75 @@ def route_visits(scenario: Scenario, route: str) -> dict[str, float]:
     return visits
 
 
+def active_routes(scenario: Scenario) -> tuple[set[tuple[str, str]], set[int]]:
+    """Which ``(route, caller)`` runs happen, and which consumers (by index) get messages.
+
+    Workloads' routes run; a consumer gets messages when a running route publishes to its queue or
+    topic, and then its route runs too (which may publish further).
+    """
+    runs = {(w.route, CLIENT) for w in scenario.workloads}
+    while True:
+        published = {
+            (site.target.broker, site.target.destination)
+            for route, caller in runs
+            for site in publish_sites(scenario.routes.get(route, []), caller, ("routes", route))
+        }
+        active = {
+            index for index, c in enumerate(scenario.consumers) if (c.broker, c.queue or c.topic) in published
+        }
+        more = runs | {
+            (c.route, c.service)
+            for index, c in enumerate(scenario.consumers)
+            if index in active and c.route is not None
+        }
+        if more == runs:
+            return runs, active
+        runs = more
+
+
 def build_topology(scenario: Scenario) -> nx.DiGraph:
-    """The call graph of ``scenario``.
+    """The call graph of ``scenario``, with its brokers.
 
     Edge attributes: ``visits`` (mean calls per request, summed over the routes workloads use, each
     route once), ``routes``
     (the sorted names of the workloads' routes that make the call), ``used`` (some workload makes it)
-    and ``loc`` (where the first such call is written).
+    and ``loc`` (where the first such call is written). Brokers are nodes of kind ``broker``: a
+    publish step is an edge to its broker, a consumer an edge from the broker to its service
+    (``routes`` then names the queue or ``topic:group``), and a consumer's route's calls are made by
+    the consumer's service.
     """
     graph = nx.DiGraph()
     graph.add_node(CLIENT, kind="client")
     for name, service in scenario.services.items():
         graph.add_node(name, kind=service.kind, replicas=service.replicas, concurrency=service.concurrency)
-    used_routes = {w.route for w in scenario.workloads}
-    for route, steps in scenario.routes.items():
-        for site in call_sites(steps, CLIENT, ("routes", route)):
-            if site.callee not in scenario.services or site.caller not in graph:
-                continue
-            if not graph.has_edge(site.caller, site.callee):
-                graph.add_edge(site.caller, site.callee, visits=0.0, routes=[], loc=site.loc, used=False)
-            edge = graph.edges[site.caller, site.callee]
-            if route in used_routes:
-                edge["visits"] += site.visits
-                edge["used"] = True
-                if route not in edge["routes"]:
-                    edge["routes"] = sorted([*edge["routes"], route])
+    for name in scenario.brokers:
+        if name not in graph:
+            graph.add_node(name, kind="broker", replicas=0, concurrency=0)
+    runs, active = active_routes(scenario)
+
+    def link(caller: str, callee: str, loc: Loc, label: str, visits: float, used: bool) -> None:
+        if not graph.has_edge(caller, callee):
+            graph.add_edge(caller, callee, visits=0.0, routes=[], loc=loc, used=False)
+        edge = graph.edges[caller, callee]
+        if used:
+            edge["visits"] += visits
+            edge["used"] = True
+            if label not in edge["routes"]:
+                edge["routes"] = sorted([*edge["routes"], label])
+
+    for route, caller in route_callers(scenario):
+        steps = scenario.routes.get(route)
+        if steps is None or caller not in graph:
+            continue
+        used = (route, caller) in runs
+        for site in _sites(steps, caller, ("routes", route)):
+            callee = site.callee if isinstance(site, CallSite) else site.target.broker
+            if callee in graph and callee != CLIENT and site.caller in graph:
+                link(site.caller, callee, site.loc, route, site.visits, used)
+    for index, consumer in enumerate(scenario.consumers):
+        if consumer.broker in scenario.brokers and consumer.service in scenario.services:
+            loc = ("consumers", index)
+            link(consumer.broker, consumer.service, loc, consumer.channel, 0.0, index in active)
     return graph
 
 
@@ -159,9 +252,10 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                     problems.append(
                         Problem(loc, f"unknown route {route!r}; known: {_names(scenario.routes)}")
                     )
+    problems += _messaging_problems(scenario)
     for index, edge in enumerate(scenario.network.edges):
         for key, name in (("from", edge.source), ("to", edge.target)):
-            if name not in services and name != CLIENT:
+            if name not in services and name != CLIENT and name not in scenario.brokers:
                 problems.append(Problem(("network", "edges", index, key), f"unknown service {name!r}"))
     graph = build_topology(scenario)
     problems += _fault_problems(scenario, graph)
@@ -187,6 +281,65 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                 problems.append(
                     Problem(("services", name), f"service {name!r} is not reached by any workload's route")
                 )
+    return problems
+
+
+def _messaging_problems(scenario: Scenario) -> list[Problem]:
+    """Publish steps and consumers that name unknown brokers, queues, topics, services or routes;
+    names that clash (metrics are named after services, queues and ``topic:group``)."""
+    services, brokers, problems = scenario.services, scenario.brokers, []
+
+    def destination(broker: str, queue: str | None, topic: str | None, loc: Loc) -> None:
+        if broker not in brokers:
+            problems.append(Problem((*loc, "broker"), f"unknown broker {broker!r}; known: {_names(brokers)}"))
+            return
+        config = brokers[broker]
+        if queue is not None and queue not in config.queues:
+            known = _names(config.queues)
+            problems.append(
+                Problem((*loc, "queue"), f"broker {broker!r} has no queue {queue!r}; known: {known}")
+            )
+        if topic is not None and topic not in config.topics:
+            known = _names(config.topics)
+            problems.append(
+                Problem((*loc, "topic"), f"broker {broker!r} has no topic {topic!r}; known: {known}")
+            )
+
+    for route, steps in scenario.routes.items():
+        for site in publish_sites(steps, CLIENT, ("routes", route)):
+            destination(site.target.broker, site.target.queue, site.target.topic, site.loc)
+    channels: dict[str, int] = {}
+    for index, consumer in enumerate(scenario.consumers):
+        loc: Loc = ("consumers", index)
+        if consumer.service not in services:
+            problems.append(
+                Problem((*loc, "service"), f"unknown service {consumer.service!r}; known: {_names(services)}")
+            )
+        if consumer.route is not None and consumer.route not in scenario.routes:
+            problems.append(
+                Problem(
+                    (*loc, "route"), f"unknown route {consumer.route!r}; known: {_names(scenario.routes)}"
+                )
+            )
+        destination(consumer.broker, consumer.queue, consumer.topic, loc)
+        if consumer.channel in channels:
+            problems.append(
+                Problem(loc, f"{consumer.channel!r} is already read by consumer {channels[consumer.channel]}")
+            )
+        channels.setdefault(consumer.channel, index)
+    owners: dict[str, str] = dict.fromkeys(services, "a service")
+    for broker, config in brokers.items():
+        if broker in services or broker == CLIENT:
+            problems.append(Problem(("brokers", broker), f"broker {broker!r} has the name of a service"))
+        for kind, names in (("queues", config.queues), ("topics", config.topics)):
+            for name in names:
+                if name in owners:
+                    problems.append(
+                        Problem(
+                            ("brokers", broker, kind, name), f"{name!r} is already the name of {owners[name]}"
+                        )
+                    )
+                owners.setdefault(name, f"a queue or topic of broker {broker!r}")
     return problems
 
 
@@ -249,12 +402,19 @@ def draw_topology(scenario: Scenario, ax: Axes | None = None) -> Axes:
     """Draw the call graph left to right, from the client to the deepest dependency.
 
     Nodes are labelled ``name`` and ``replicas x concurrency``; edges with the routes that use them.
+    Message brokers are nodes too; their edges (publish steps in, consumers out, labelled with the
+    queue or ``topic:group``) are dashed: nobody waits along them.
     """
     graph = build_topology(scenario)
-    for node in nx.topological_sort(graph):
-        graph.nodes[node]["layer"] = max(
-            (graph.nodes[p]["layer"] + 1 for p in graph.predecessors(node)), default=0
-        )
+    if nx.is_directed_acyclic_graph(graph):
+        for node in nx.topological_sort(graph):
+            graph.nodes[node]["layer"] = max(
+                (graph.nodes[p]["layer"] + 1 for p in graph.predecessors(node)), default=0
+            )
+    else:  # a consumer publishing back to a broker it reads from: layers by distance from the client
+        distance = nx.single_source_shortest_path_length(graph, CLIENT)
+        for node in graph:
+            graph.nodes[node]["layer"] = distance.get(node, max(distance.values()) + 1)
     width = 3 + 2.2 * (1 + max(nx.get_node_attributes(graph, "layer").values()))
     ax = axes_or_new(ax, figsize=(width, 4.5))
     position = nx.multipartite_layout(graph, subset_key="layer")
@@ -270,11 +430,32 @@ def draw_topology(scenario: Scenario, ax: Axes | None = None) -> Axes:
         graph, position, ax=ax, node_size=2600, node_color=[colours[k] for _, k in graph.nodes(data="kind")]
     )
     labels = {
-        node: node if node == CLIENT else f"{node}\n{data['replicas']}×{data['concurrency']}"
+        node: node
+        if node == CLIENT
+        else f"{node}\nbroker"
+        if data["kind"] == "broker" and node in scenario.brokers
+        else f"{node}\n{data['replicas']}×{data['concurrency']}"
         for node, data in graph.nodes(data=True)
     }
     nx.draw_networkx_labels(graph, position, labels, ax=ax, font_size=8)
-    nx.draw_networkx_edges(graph, position, ax=ax, node_size=2600, arrowsize=14, edge_color="#555555")
+    brokers = {
+        node for node, kind in graph.nodes(data="kind") if kind == "broker" and node in scenario.brokers
+    }
+    for style, edges in (
+        ("solid", [(u, v) for u, v in graph.edges if u not in brokers and v not in brokers]),
+        ("dashed", [(u, v) for u, v in graph.edges if u in brokers or v in brokers]),  # asynchronous
+    ):
+        if edges:
+            nx.draw_networkx_edges(
+                graph,
+                position,
+                edgelist=edges,
+                ax=ax,
+                node_size=2600,
+                arrowsize=14,
+                edge_color="#555555",
+                style=style,
+            )
     edge_labels = {(u, v): _route_label(routes) for u, v, routes in graph.edges(data="routes") if routes}
     nx.draw_networkx_edge_labels(graph, position, edge_labels, ax=ax, font_size=7)
     ax.set_title(f"{scenario.name}: call graph (slots per service = replicas × concurrency)")

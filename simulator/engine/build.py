@@ -16,6 +16,7 @@ from simulator.engine.discovery import Discovery
 from simulator.engine.faults import EdgeFaults, install_faults
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.guard import EdgeGuard, GuardedCallNode
+from simulator.engine.messaging import Brokers
 from simulator.engine.protocols import Plan
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
@@ -28,6 +29,7 @@ from simulator.scenario import (
     CallStep,
     LoopStep,
     ParallelStep,
+    PublishStep,
     Scenario,
     SequenceStep,
     Step,
@@ -73,6 +75,9 @@ class Engine:
             if service.discovery is not None
         }
         self.faults = install_faults(self)  # None without faults: then no node gets a hook
+        self.brokers = Brokers(self) if scenario.brokers else None
+        if self.brokers is not None:
+            self.brokers.start_consumers()
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -261,6 +266,8 @@ class Engine:
             case LoopStep():
                 body = self.compile(step.loop, caller, f"{where}/loop")
                 return LoopNode(body, step.times, step.repeat_probability, self.coin(f"loop:{where}"))
+            case PublishStep():
+                return self.brokers.publish_node(step.publish, caller)  # type: ignore[union-attr]
         raise TypeError(f"unknown step {step!r}")
 
     def stopped(self, source: Source, at: float) -> None:
@@ -268,6 +275,13 @@ class Engine:
         if source in self.running:
             self.running.discard(source)
             self.last_stop = max(self.last_stop, at)
+
+    def backlog(self, channel: str) -> int:
+        """Messages of ``channel`` (a queue's name, or ``topic:group``) published and not yet acked,
+        dead-lettered or expired, now: the backlog an autoscaler scales consumers on."""
+        if self.brokers is None:
+            raise KeyError(f"no queue or consumer group {channel!r}: the scenario has no brokers")
+        return self.brokers.backlog(channel)
 
     def run(self, progress: Progress | None = None) -> RunResult:
         if progress is None:
@@ -280,6 +294,8 @@ class Engine:
                     break
         horizon = min(self.horizon, self.last_stop) if not self.running else self.horizon
         self.env.run()  # drain: let every request that arrived finish
+        if self.brokers is not None:
+            self.brokers.finish()
         return RunResult(
             scenario=self.scenario.name,
             seed=self.seed,
@@ -292,6 +308,8 @@ class Engine:
             capacity={name: s.replicas * s.concurrency for name, s in self.scenario.services.items()},
             recorder=self.recorder,
             edges=self.edge_names,
+            channels=() if self.brokers is None else self.brokers.names,
+            channel_brokers=() if self.brokers is None else self.brokers.brokers_of_lines,
         )
 
 

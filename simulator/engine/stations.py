@@ -101,6 +101,7 @@ class Station:
         "record",
         "replicas",
         "schedule",
+        "watchers",
     )
 
     def __init__(
@@ -121,6 +122,7 @@ class Station:
         self.healthy = list(range(len(replicas)))
         self.policy = policy if len(replicas) > 1 or discovered else None
         self.key_of = attrgetter(affinity) if affinity else None  # NOBODY (-1) falls back to round robin
+        self.watchers: list[Callable[[int, bool], None]] = []  # told (replica, alive) on crash and restart
         codes, times = recorder.span_codes.extend, recorder.span_times.extend
 
         def record(call: Call, end: float, status: int) -> None:
@@ -149,6 +151,32 @@ class Station:
             index = policy.pick(self.healthy, None if key == -1 else key)
             policy.started(index)
             replica = self.replicas[index]
+        if not replica.alive:
+            self.refuse(call, replica)
+            return
+        call.replica = replica
+        call.arrival = now = self.env._now
+        if replica.door is not None:
+            refusal = replica.door.admit(call, replica)
+            if refusal:
+                self.turn_away(call, now, refusal)
+                return
+        if replica.busy < replica.slots:
+            replica.busy += 1
+            self.begin(call, now)
+        elif replica.queue_capacity is None or len(replica.queue) < replica.queue_capacity:
+            replica.queue.append(call)
+        else:
+            self.turn_away(call, now, Status.REJECTED)
+
+    def deliver(self, call: Call, index: int) -> None:
+        """``call`` is for replica ``index`` itself (a message its consumer took): a slot, or its queue.
+
+        As :meth:`submit` after the balancer's choice (the balancer hears of the call all the same).
+        """
+        replica = self.replicas[index]
+        if self.policy is not None:
+            self.policy.started(index)
         if not replica.alive:
             self.refuse(call, replica)
             return
@@ -269,10 +297,14 @@ class Station:
             if replica.door is not None:
                 replica.door.finished(call, now, False)
             call.node.respond(call, False)
+        for watcher in self.watchers:
+            watcher(index, False)
 
     def restart(self, index: int) -> None:
         """Replica ``index`` is up again, empty."""
         self.replicas[index].alive = True
+        for watcher in self.watchers:
+            watcher(index, True)
 
 
 _REFUSAL_OUTCOME = {
