@@ -3,7 +3,8 @@
 The simulator runs these classes on virtual time and the live services on real time; neither
 re-implements them. Modules: :mod:`patterns.clock`, :mod:`patterns.balancing`,
 :mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`, :mod:`patterns.retry`,
-:mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`.
+:mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`,
+:mod:`patterns.database` (connection pool, row locks, replication lag), :mod:`patterns.eventsourcing`.
 """
 
 from patterns.balancing import (
@@ -32,6 +33,8 @@ from patterns.concurrency import (
     LimitedGate,
     QueueLengthShedder,
 )
+from patterns.database import ConnectionPool, LockGrant, LockTable, ReplicaRead, ReplicationLog
+from patterns.eventsourcing import ANY_VERSION, EventStore, Rehydration, StoredEvent, VersionConflictError
 from patterns.hedging import (
     NO_FALLBACK,
     CachedFallback,
@@ -69,6 +72,7 @@ from patterns.retry import (
 )
 
 __all__ = [
+    "ANY_VERSION",
     "BACKOFFS",
     "LIMITERS",
     "NO_FALLBACK",
@@ -85,6 +89,7 @@ __all__ = [
     "Change",
     "CircuitBreaker",
     "Clock",
+    "ConnectionPool",
     "ConsistentHash",
     "ConstantBackoff",
     "Deadline",
@@ -93,6 +98,7 @@ __all__ = [
     "DegradedResponse",
     "DiscoveryCache",
     "EqualJitter",
+    "EventStore",
     "ExponentialBackoff",
     "Fallback",
     "FixedWindow",
@@ -107,6 +113,8 @@ __all__ = [
     "LatencyWindow",
     "LeastOutstanding",
     "LimitedGate",
+    "LockGrant",
+    "LockTable",
     "ManualClock",
     "NoBackoff",
     "NoFallback",
@@ -119,15 +127,20 @@ __all__ = [
     "RandomChoice",
     "RateLimiter",
     "Registry",
+    "Rehydration",
+    "ReplicaRead",
+    "ReplicationLog",
     "RetryBudget",
     "RetryPolicy",
     "RoundRobin",
     "SingleFlight",
     "SlidingWindowCounter",
     "SlidingWindowLog",
+    "StoredEvent",
     "TTLCache",
     "TokenBucket",
     "Transition",
+    "VersionConflictError",
     "WeightedRoundRobin",
     "make_backoff",
     "make_limiter",
