@@ -7,7 +7,8 @@ mean and 95% interval per variant, and paired differences from the first variant
 call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
 ``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
-together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
+together. With database operations (:mod:`simulator.database`), also ``db_ops.csv`` and
+``databases.png``. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
 :mod:`simulator.records`), ``tries.png`` and ``breakers.png``.
 """
 
@@ -24,6 +25,7 @@ from simulator.comparison import Comparison
 from simulator.faults import fault_windows
 from simulator.plots import (
     plot_breaker_open,
+    plot_database_waits,
     plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
@@ -34,6 +36,8 @@ from simulator.plots import (
 from simulator.tables import (
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
+    database_columns,
+    database_frames,
     edge_frames,
     format_interval,
     headline_rows,
@@ -122,7 +126,8 @@ def _scope_table(
     lines = [f"| {kind} | {header} |", "|---" * (len(columns) + 1) + "|"]
     for name, frame in scopes.items():
         cells = " | ".join(
-            format_interval(frame.loc[key], scale, brackets=True) for key, (_, _, scale) in columns.items()
+            format_interval(frame.loc[key], scale, brackets=True) if key in frame.index else "–"
+            for key, (_, _, scale) in columns.items()
         )
         lines.append(f"| {name} | {cells} |")
     return lines
@@ -147,6 +152,7 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     lines += ["", *_headline_table(comparison), ""]
     if compared:
         lines += [*_differences_table(comparison), ""]
+    db_columns = database_columns([database_frames(e.summary) for e in comparison.experiments.values()])
     for name, experiment in comparison.experiments.items():
         lines += [
             f"## Services{f' ({name})' if compared else ''}",
@@ -154,6 +160,14 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
             *_scope_table("service", split_summary(experiment.summary)[1], SERVICE_COLUMNS),
             "",
         ]
+        databases = database_frames(experiment.summary)
+        if databases:
+            lines += [
+                f"## Databases{f' ({name})' if compared else ''}",
+                "",
+                *_scope_table("database", databases, db_columns),
+                "",
+            ]
         edges = edge_frames(experiment.summary)
         if edges:
             lines += [
@@ -186,6 +200,8 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     tables = {"requests": comparison.requests, "timeseries": comparison.timeseries}
     if spans:
         tables["spans"] = comparison.spans()
+    if any(result.callers for e in comparison.experiments.values() for result in e.results):
+        tables["db_ops"] = comparison.db_ops
     guarded = len(comparison.tries) > 0
     if guarded:
         tables["tries"] = comparison.tries
@@ -225,6 +241,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_breaker_open(series, ax), faults),
             ),
         ]
+    if any(result.callers for e in comparison.experiments.values() for result in e.results):
+        figures.append(
+            (
+                "databases.png",
+                "Waiting for connections and row locks",
+                lambda ax: shade_windows(plot_database_waits(series, ax), faults),
+            )
+        )
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())
