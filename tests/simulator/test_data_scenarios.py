@@ -13,6 +13,7 @@ with lag ``L`` misses a write of a key written at Poisson rate ``w`` with probab
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,12 +22,14 @@ import pytest
 import yaml
 
 from simulator.analytic import mmc
+from simulator.comparison import run_comparison
 from simulator.engine import simulate
 from simulator.engine.build import Engine
 from simulator.errors import ScenarioError
 from simulator.loader import parse_scenario, scenario_from_dict
 from simulator.popularity import Popularity
 from simulator.records import RunResult
+from simulator.report import write_report
 from simulator.summary import replication_metrics
 from tests.simulator.bundled import SCENARIOS, bundled
 from tests.simulator.test_faults import digest
@@ -405,3 +408,19 @@ def test_reads_without_pools_locks_or_replicas_are_plain_calls_to_the_bit() -> N
     ops = queried.db_ops
     assert len(ops) == (queried.spans["service"] == "database").sum()
     assert set(ops["op"]) == {"read"}
+
+
+@pytest.mark.slow  # draws the report's eight figures: about 5 s
+def test_the_report_shows_the_databases_of_variants_with_different_services(tmp_path: Path) -> None:
+    scenario = bundled("data", duration="3s", warmup="1s", replications=2)
+    comparison = run_comparison(scenario, variants=["base", "shared-database", "read-replicas"])
+    written = {path.name for path in write_report(comparison, tmp_path)}
+    assert {"db_ops.csv", "databases.png"} <= written
+    report = (tmp_path / "report.md").read_text()
+    assert "## Databases (shared-database)" in report
+    assert "| shared-db |" in report
+    assert "staleness (ms)" in report
+    series = comparison.timeseries
+    assert {"db:orders-db", "db:shared-db"} <= set(series["scope"])
+    ops = pd.read_csv(tmp_path / "db_ops.csv")
+    assert set(ops["variant"]) == {"base", "shared-database", "read-replicas"}
