@@ -5,6 +5,7 @@ re-implements them. Modules: :mod:`patterns.clock`, :mod:`patterns.balancing`,
 :mod:`patterns.ratelimit`, :mod:`patterns.cache`, :mod:`patterns.registry`, :mod:`patterns.retry`,
 :mod:`patterns.breaker`, :mod:`patterns.concurrency`, :mod:`patterns.hedging`,
 :mod:`patterns.deployment`.
+:mod:`patterns.database` (connection pool, row locks, replication lag), :mod:`patterns.eventsourcing`.
 """
 
 from patterns.balancing import (
@@ -33,7 +34,9 @@ from patterns.concurrency import (
     LimitedGate,
     QueueLengthShedder,
 )
+from patterns.database import ConnectionPool, LockGrant, LockTable, ReplicaRead, ReplicationLog
 from patterns.deployment import CanaryAnalysis, CanaryPlan, CanaryStep, Verdict, VersionStats, rolling_step
+from patterns.eventsourcing import ANY_VERSION, EventStore, Rehydration, StoredEvent, VersionConflictError
 from patterns.hedging import (
     NO_FALLBACK,
     CachedFallback,
@@ -71,6 +74,7 @@ from patterns.retry import (
 )
 
 __all__ = [
+    "ANY_VERSION",
     "BACKOFFS",
     "LIMITERS",
     "NO_FALLBACK",
@@ -90,6 +94,7 @@ __all__ = [
     "Change",
     "CircuitBreaker",
     "Clock",
+    "ConnectionPool",
     "ConsistentHash",
     "ConstantBackoff",
     "Deadline",
@@ -98,6 +103,7 @@ __all__ = [
     "DegradedResponse",
     "DiscoveryCache",
     "EqualJitter",
+    "EventStore",
     "ExponentialBackoff",
     "Fallback",
     "FixedWindow",
@@ -112,6 +118,8 @@ __all__ = [
     "LatencyWindow",
     "LeastOutstanding",
     "LimitedGate",
+    "LockGrant",
+    "LockTable",
     "ManualClock",
     "NoBackoff",
     "NoFallback",
@@ -124,16 +132,21 @@ __all__ = [
     "RandomChoice",
     "RateLimiter",
     "Registry",
+    "Rehydration",
+    "ReplicaRead",
+    "ReplicationLog",
     "RetryBudget",
     "RetryPolicy",
     "RoundRobin",
     "SingleFlight",
     "SlidingWindowCounter",
     "SlidingWindowLog",
+    "StoredEvent",
     "TTLCache",
     "TokenBucket",
     "Transition",
     "Verdict",
+    "VersionConflictError",
     "VersionStats",
     "WeightedRoundRobin",
     "make_backoff",

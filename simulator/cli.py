@@ -25,6 +25,8 @@ from simulator.tables import (
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
     channel_frames,
+    database_columns,
+    database_frames,
     edge_frames,
     format_interval,
     headline_rows,
@@ -108,11 +110,39 @@ def _services(comparison: Comparison) -> Table:
     services = {name: split_summary(e.summary)[1] for name, e in comparison.experiments.items()}
     for name in comparison.names:
         table.add_column(name, justify="right")
-    for service in services[comparison.names[0]]:
+    for service in dict.fromkeys(s for n in comparison.names for s in services[n]):  # variants may differ
         table.add_row(
             service,
-            *(format_interval(services[n][service].loc["utilization"], scale) for n in comparison.names),
+            *(
+                format_interval(services[n][service].loc["utilization"], scale)
+                if service in services[n]
+                else "–"
+                for n in comparison.names
+            ),
         )
+    return table
+
+
+def _databases(comparison: Comparison) -> Table | None:
+    """Databases with ``op`` calls, one row per database and variant; None when there are none."""
+    frames = {name: database_frames(e.summary) for name, e in comparison.experiments.items()}
+    columns = database_columns(list(frames.values()))
+    if not columns:
+        return None
+    table = Table(title="databases")
+    table.add_column("database")
+    compared = len(comparison.names) > 1
+    if compared:
+        table.add_column("variant")
+    for label, unit, _ in columns.values():
+        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+    for variant, scopes in frames.items():
+        for name, frame in scopes.items():
+            cells = [
+                format_interval(frame.loc[k], s) if k in frame.index else "–"
+                for k, (_, _, s) in columns.items()
+            ]
+            table.add_row(name, *([variant] if compared else []), *cells)
     return table
 
 
@@ -231,12 +261,9 @@ def run(
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     console.print(_headline(comparison))
     console.print(_services(comparison))
-    edges = _edges(comparison)
-    if edges is not None:
-        console.print(edges)
-    channels = _channels(comparison)
-    if channels is not None:
-        console.print(channels)
+    for table in (_edges(comparison), _channels(comparison), _databases(comparison)):
+        if table is not None:
+            console.print(table)
     console.print(f"report: {folder / 'report.md'}")
 
 

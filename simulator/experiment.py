@@ -75,6 +75,10 @@ class Experiment:
     def messages(self) -> pd.DataFrame:
         return self._stacked([r.messages for r in self.results])
 
+    @cached_property
+    def db_ops(self) -> pd.DataFrame:
+        return self._stacked([r.db_ops for r in self.results])
+
 
 def run_experiment(
     scenario: Scenario,

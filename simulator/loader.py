@@ -7,7 +7,9 @@ exception other than :class:`ScenarioError` escape for a user's mistake.
 Variants are applied by deep-merging their overrides into the base scenario: mappings merge key by
 key, a mapping with integer keys edits a list by position (``workloads: {0: {limit: 10}}``), and
 anything else replaces. A mapping that switches a distribution or arrival process to another kind
-(``dist`` or ``process`` changes) replaces the old one instead of merging with it.
+(``dist`` or ``process`` changes) replaces the old one instead of merging with it. A service set to
+``null`` is left out of the variant (``services: {users-db: null}``, with the routes that called it
+rewritten).
 """
 
 from __future__ import annotations
@@ -209,6 +211,8 @@ def _variant_data(data: dict[str, Any], name: str) -> dict[str, Any]:
     base = {key: value for key, value in data.items() if key != "variants"}
     merged = merge_overrides(base, override)
     merged.setdefault("name", data.get("name"))
+    if isinstance(merged.get("services"), dict):  # ``name: null`` takes a service out of the variant
+        merged["services"] = {name: s for name, s in merged["services"].items() if s is not None}
     return merged
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from simulator.figures import axes_or_new
 from simulator.records import ANSWERED
-from simulator.timeseries import REQUEST_SCOPE
+from simulator.timeseries import DATABASE_PREFIX, REQUEST_SCOPE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,6 +25,7 @@ __all__ = [
     "is_edge",
     "plot_backlog",
     "plot_breaker_open",
+    "plot_database_waits",
     "plot_edge_tries",
     "plot_latency_cdf",
     "plot_latency_percentiles",
@@ -133,7 +134,13 @@ def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Fraction of each service's slots in use: over time, or as mean bars per variant when comparing."""
-    services = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"]) & ~is_channel(series)]
+    scopes = series["scope"].astype(str)
+    services = series[
+        (scopes != REQUEST_SCOPE)
+        & ~is_edge(scopes)
+        & ~is_channel(series)
+        & ~scopes.str.startswith(DATABASE_PREFIX)
+    ]
     variants = variants_in(series)
     if not variants:
         rows = _by_time(services)
@@ -219,6 +226,31 @@ def plot_message_lag(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     )
     ax.set_ylim(bottom=0)
     return ax
+
+
+def plot_database_waits(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Mean time database operations waited for a connection and for a row lock, per time bin.
+
+    One variant: a line per database and kind of wait. Comparing variants: a line per variant, the
+    total wait (connection plus lock) averaged over its databases' operations.
+    """
+    rows = series[series["scope"].astype(str).str.startswith(DATABASE_PREFIX)]
+    rows = rows.assign(lock_wait=rows["lock_wait"].fillna(0.0), pool_wait=rows["pool_wait"].fillna(0.0))
+    title, ylabel = "Waiting at the databases", "mean wait per operation (ms)"
+    if not variants_in(series):
+        rows = _by_time(rows)
+        lines = [
+            (group["time"], group[column] * 1e3, f"{str(name).removeprefix(DATABASE_PREFIX)}: {label}")
+            for name, group in rows.groupby("scope", sort=False)
+            for column, label in (("pool_wait", "connection"), ("lock_wait", "row lock"))
+        ]
+        return _over_time(axes_or_new(ax), lines, ylabel, title)
+    rows = _by_time(rows)
+    rows = rows.assign(weighted=(rows["pool_wait"] + rows["lock_wait"]) * rows["ops_per_s"])
+    total = rows.groupby(["variant", "time"], sort=False)[["weighted", "ops_per_s"]].sum().reset_index()
+    total["wait"] = total["weighted"] / total["ops_per_s"].where(total["ops_per_s"] > 0)
+    lines = _per_variant(total, "wait", 1e3)
+    return _over_time(axes_or_new(ax), lines, "mean connection + lock wait per operation (ms)", title)
 
 
 def shade_windows(ax: Axes, windows: list[tuple[float, float, str]]) -> Axes:

@@ -13,7 +13,8 @@ The outcome of a request, or of one try on a call edge with resilience policies 
 a crash, an injected error, a failure further down); ``timeout`` (a try or the deadline ran out);
 refused somewhere on the way -- ``limited`` (a gateway's rate limit, HTTP 429), ``rejected`` (a full
 queue), ``shed`` (a service's load shedder), ``concurrency_limited`` (a service's adaptive concurrency
-limit), ``breaker_open`` (the caller's circuit breaker), ``bulkhead_full`` (the caller's bulkhead); and
+limit), ``breaker_open`` (the caller's circuit breaker), ``bulkhead_full`` (the caller's bulkhead),
+``pool_exhausted`` (no database connection came free in the caller's pool within its ``max_wait``); and
 for tries only ``cancelled`` (a hedge's loser, abandoned once another try answered). A request that
 fails takes the reason of the last refusal or timeout on its way (``error`` if there was none).
 
@@ -46,6 +47,15 @@ dead-lettered or expired; NaN if still pending when the run ended), ``deliveries
 it was handed to a consumer), ``outcome`` (one of :data:`MESSAGE_OUTCOMES`: ``acked``,
 ``dead_lettered``, ``expired``, ``pending``), ``wait`` (``delivered - published``) and ``lag``
 (``settled - published``: for an acked message, the time from publication to acknowledgement).
+``db_ops`` columns, one row per call with an ``op`` on a database (each try of a retried call is one;
+see :mod:`simulator.database`): ``request``, ``database`` (the service), ``caller`` (the calling service
+or ``client``), ``op`` (``read``, ``write``, ``append``, ``load``), ``outcome`` (see above), ``replica``
+(the read went to a read replica), ``stale`` (it missed a committed write of its key; only for
+replica reads), ``replayed`` (events a ``load`` replayed after the snapshot, -1 otherwise), ``start``
+(when it asked for a connection) and ``end`` (when its answer was back, or it gave up), and in
+seconds ``pool_wait`` (waiting for a connection), ``lock_wait`` (waiting for its row lock; NaN
+without one), ``staleness`` (the lag of the replica it read; NaN unless a replica read) and ``work``
+(from taking a slot to the end of its work; a load's rehydration time).
 """
 
 from __future__ import annotations
@@ -56,6 +66,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+
+from simulator.database import OPS
 
 __all__ = [
     "ANSWERED",
@@ -100,7 +112,7 @@ class Outcome:
     """Outcome codes of requests and tries (names in :data:`OUTCOMES`)."""
 
     OK, FALLBACK, ERROR, TIMEOUT, LIMITED, REJECTED, SHED, CONCURRENCY_LIMITED = range(8)
-    BREAKER_OPEN, BULKHEAD_FULL, CANCELLED = 8, 9, 10
+    BREAKER_OPEN, BULKHEAD_FULL, CANCELLED, POOL_EXHAUSTED = 8, 9, 10, 11
 
 
 OUTCOMES = (
@@ -115,6 +127,7 @@ OUTCOMES = (
     "breaker_open",
     "bulkhead_full",
     "cancelled",
+    "pool_exhausted",
 )
 ANSWERED = ("ok", "fallback")
 """Request outcomes where the client got an answer (a full one, or a fallback)."""
@@ -134,6 +147,8 @@ class Recorder:
     __slots__ = (
         "breaker_codes",
         "breaker_times",
+        "db_codes",
+        "db_times",
         "message_codes",
         "message_times",
         "request_codes",
@@ -154,6 +169,8 @@ class Recorder:
     BREAKER_TIMES = ("time",)
     MESSAGE_CODES = ("message", "request", "channel", "partition", "poison", "deliveries", "outcome")
     MESSAGE_TIMES = ("published", "delivered", "settled")
+    DB_CODES = ("request", "database", "caller", "op", "outcome", "replica", "stale", "replayed")
+    DB_TIMES = ("start", "end", "pool_wait", "lock_wait", "staleness", "work")
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
@@ -161,6 +178,7 @@ class Recorder:
         self.try_codes, self.try_times = array("q"), array("d")
         self.breaker_codes, self.breaker_times = array("q"), array("d")
         self.message_codes, self.message_times = array("q"), array("d")
+        self.db_codes, self.db_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -212,6 +230,8 @@ class RunResult:
     """Names of the queues and topic consumer groups (``topic:group``), as coded in ``messages``."""
     channel_brokers: tuple[str, ...] = ()
     """The broker of each channel."""
+    callers: tuple[str, ...] = ()
+    """Names of the callers in ``db_ops`` (``client``, then the services), as coded there."""
 
     @property
     def n_requests(self) -> int:
@@ -280,3 +300,31 @@ class RunResult:
         frame["wait"] = frame["delivered"] - frame["published"]
         frame["lag"] = frame["settled"] - frame["published"]
         return frame.sort_values(["channel", "message"], ignore_index=True)
+
+    @cached_property
+    def db_ops(self) -> pd.DataFrame:
+        r = self.recorder
+        frame = _frame(
+            _columns(r.db_codes, r.DB_CODES),
+            _columns(r.db_times, r.DB_TIMES),
+            [
+                "request",
+                "database",
+                "caller",
+                "op",
+                "outcome",
+                "replica",
+                "stale",
+                "replayed",
+                "start",
+                "end",
+                "pool_wait",
+                "lock_wait",
+                "staleness",
+                "work",
+            ],
+            {"database": self.services, "caller": self.callers, "op": OPS, "outcome": OUTCOMES},
+        )
+        frame["replica"] = frame["replica"].astype(bool)
+        frame["stale"] = frame["stale"].astype(bool)
+        return frame

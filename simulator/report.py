@@ -9,7 +9,8 @@ series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
 ``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
 together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
 :mod:`simulator.records`), ``tries.png`` and ``breakers.png``. With message brokers, also
-``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``.
+``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``. With
+database operations (:mod:`simulator.database`), also ``db_ops.csv`` and ``databases.png``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from simulator.faults import fault_windows
 from simulator.plots import (
     plot_backlog,
     plot_breaker_open,
+    plot_database_waits,
     plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
@@ -39,6 +41,8 @@ from simulator.tables import (
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
     channel_frames,
+    database_columns,
+    database_frames,
     edge_frames,
     format_interval,
     headline_rows,
@@ -128,7 +132,8 @@ def _scope_table(
     lines = [f"| {kind} | {header} |", "|---" * (len(columns) + 1) + "|"]
     for name, frame in scopes.items():
         cells = " | ".join(
-            format_interval(frame.loc[key], scale, brackets=True) for key, (_, _, scale) in columns.items()
+            format_interval(frame.loc[key], scale, brackets=True) if key in frame.index else "–"
+            for key, (_, _, scale) in columns.items()
         )
         lines.append(f"| {name} | {cells} |")
     return lines
@@ -153,6 +158,7 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     lines += ["", *_headline_table(comparison), ""]
     if compared:
         lines += [*_differences_table(comparison), ""]
+    db_columns = database_columns([database_frames(e.summary) for e in comparison.experiments.values()])
     for name, experiment in comparison.experiments.items():
         lines += [
             f"## Services{f' ({name})' if compared else ''}",
@@ -160,6 +166,14 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
             *_scope_table("service", split_summary(experiment.summary)[1], SERVICE_COLUMNS),
             "",
         ]
+        databases = database_frames(experiment.summary)
+        if databases:
+            lines += [
+                f"## Databases{f' ({name})' if compared else ''}",
+                "",
+                *_scope_table("database", databases, db_columns),
+                "",
+            ]
         edges = edge_frames(experiment.summary)
         if edges:
             lines += [
@@ -200,6 +214,8 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     tables = {"requests": comparison.requests, "timeseries": comparison.timeseries}
     if spans:
         tables["spans"] = comparison.spans()
+    if any(result.callers for e in comparison.experiments.values() for result in e.results):
+        tables["db_ops"] = comparison.db_ops
     guarded = len(comparison.tries) > 0
     if guarded:
         tables["tries"] = comparison.tries
@@ -255,6 +271,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_message_lag(series, ax), faults),
             ),
         ]
+    if any(result.callers for e in comparison.experiments.values() for result in e.results):
+        figures.append(
+            (
+                "databases.png",
+                "Waiting for connections and row locks",
+                lambda ax: shade_windows(plot_database_waits(series, ax), faults),
+            )
+        )
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())

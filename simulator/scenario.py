@@ -14,7 +14,9 @@ Route steps are one of:
 
 - ``call: SERVICE`` -- visit the service: wait for a slot, do its work (the service's service time
   or the call's own ``service_time``), then make the nested ``calls`` while still holding the slot,
-  as a thread-per-request server does;
+  as a thread-per-request server does; on a ``kind: database`` service, ``op`` (``read``,
+  ``write``, ``append``, ``load``) makes it a query through the caller's connection pool, row
+  locks and read replicas, or an event-store operation (:mod:`simulator.database`);
 - ``sequence: [steps]`` -- one after another; ``parallel: [steps]`` -- fan out, join on all;
 - ``branch: [{probability, steps}]`` -- take one option at random (probabilities may leave a
   remainder: then nothing happens);
@@ -38,6 +40,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator,
 
 from simulator.arrivals import ArrivalProcess
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
+from simulator.database import DatabaseConfig, EventStoreConfig, Op
 from simulator.discovery import DiscoveryConfig
 from simulator.distributions import Distribution
 from simulator.faults import Fault
@@ -91,6 +94,13 @@ class CallStep(StrictModel):
     call: str
     service_time: Distribution | None = None
     calls: list[Step] = Field(default_factory=list)
+    op: Op | None = None
+
+    @model_validator(mode="after")
+    def _queries_call_nobody(self) -> CallStep:
+        if self.op is not None and self.calls:
+            raise ValueError(f"a database {self.op} (op: {self.op}) makes no nested calls")
+        return self
 
 
 class SequenceStep(StrictModel):
@@ -194,11 +204,16 @@ class Service(StrictModel):
     discovery: DiscoveryConfig | None = None
     shedding: SheddingSettings | None = None
     concurrency_limit: ConcurrencyLimitSettings | None = None
+    database: DatabaseConfig | None = None
+    event_store: EventStoreConfig | None = None
 
     @model_validator(mode="after")
     def _gateway_features_on_gateways(self) -> Service:
         if self.gateway is not None and self.kind != "gateway":
             raise ValueError(f"a 'gateway' block needs kind: gateway, not kind: {self.kind}")
+        for block in ("database", "event_store"):
+            if getattr(self, block) is not None and self.kind != "database":
+                raise ValueError(f"a {block!r} block needs kind: database, not kind: {self.kind}")
         return self
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ Per replication, :func:`replication_metrics` gives one flat mapping from metric 
 ``throughput`` (answered requests per second), ``error_rate`` (any failure, rate-limit refusals
 included), the share of requests of each outcome other than ``ok`` (``limited``: refused with 429;
 ``fallback``, ``timeout``, ``rejected``, ``shed``, ``concurrency_limited``, ``breaker_open``,
-``bulkhead_full``: see :mod:`simulator.records`), ``latency_mean``, ``latency_p50``,
+``bulkhead_full``, ``pool_exhausted``: see :mod:`simulator.records`), ``latency_mean``, ``latency_p50``,
 ``latency_p90``, ``latency_p99``, ``latency_p999`` (seconds), and per service ``<service>.utilization``
 (fraction of slots in use), ``<service>.arrival_rate`` (calls per second), ``<service>.wait`` and
 ``<service>.sojourn`` (mean seconds queued, and queued plus served), ``<service>.p_wait``
@@ -36,6 +36,16 @@ arrival to the later of its answer and the acknowledgement of the last message i
 message acked); ``completed`` is the share of requests whose flow completed. A request that
 publishes nothing completes with its answer, so the figures compare synchronous and asynchronous
 designs of the same flow.
+
+Per database with ``op``
+calls (:mod:`simulator.database`; from the ``db_ops`` records of the window's requests):
+``<db>.ops_per_s``, ``<db>.pool_wait`` and ``<db>.pool_wait_p99`` (seconds waiting for a connection,
+over all operations), ``<db>.pool_exhausted`` (share of operations that gave up waiting); with row locks
+``<db>.lock_wait``, ``<db>.lock_wait_p99`` (seconds, over writes) and ``<db>.lock_contention`` (share
+of writes that had to wait); with read replicas ``<db>.replica_reads`` (share of reads they served),
+``<db>.staleness_mean``, ``<db>.staleness_p99`` (seconds, over replica reads) and ``<db>.stale_reads``
+(share of replica reads that missed a committed write); with an event store ``<db>.rehydration_mean``,
+``<db>.rehydration_p99`` (seconds a load worked) and ``<db>.replayed_mean`` (events replayed per load).
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -56,6 +66,7 @@ __all__ = [
     "PERCENTILES",
     "completion_times",
     "confidence_interval",
+    "database_metrics",
     "message_metrics",
     "replication_metrics",
     "summarize",
@@ -71,6 +82,7 @@ FAILURE_SHARES = (
     "concurrency_limited",
     "breaker_open",
     "bulkhead_full",
+    "pool_exhausted",
 )
 """Request outcomes whose share is a metric of its own."""
 _NOT_SENT = ("breaker_open", "bulkhead_full")
@@ -113,6 +125,41 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
     if result.channels:
         metrics.update(message_metrics(result))
         metrics.update(completion_metrics(result, inside))
+    if result.callers:
+        metrics.update(database_metrics(result, inside["request"]))
+    return metrics
+
+
+def database_metrics(result: RunResult, requests: pd.Series) -> dict[str, float]:
+    """Per database, over the operations of ``requests`` (ids): pool, lock, replica and event-store
+    figures (see the module docstring)."""
+    ops = result.db_ops
+    ops = ops[ops["request"].isin(requests)]
+    window = result.horizon - result.warmup
+    metrics: dict[str, float] = {}
+    for name, group in ops.groupby("database", observed=True, sort=False):
+        pool_wait = group["pool_wait"].to_numpy()
+        metrics[f"{name}.ops_per_s"] = len(group) / window
+        metrics[f"{name}.pool_wait"] = float(pool_wait.mean())
+        metrics[f"{name}.pool_wait_p99"] = float(np.percentile(pool_wait, 99))
+        metrics[f"{name}.pool_exhausted"] = _share(group["outcome"], ("pool_exhausted",))
+        locked = group["lock_wait"].dropna().to_numpy()
+        if len(locked):
+            metrics[f"{name}.lock_wait"] = float(locked.mean())
+            metrics[f"{name}.lock_wait_p99"] = float(np.percentile(locked, 99))
+            metrics[f"{name}.lock_contention"] = float((locked > 0).mean())
+        reads = group[group["op"] == "read"]
+        replica = reads[reads["replica"] & reads["staleness"].notna()]
+        if len(replica):
+            metrics[f"{name}.replica_reads"] = float(reads["replica"].mean())
+            metrics[f"{name}.staleness_mean"] = float(replica["staleness"].mean())
+            metrics[f"{name}.staleness_p99"] = float(np.percentile(replica["staleness"], 99))
+            metrics[f"{name}.stale_reads"] = float(replica["stale"].mean())
+        loads = group[(group["op"] == "load") & (group["outcome"] == "ok")]
+        if len(loads):
+            metrics[f"{name}.rehydration_mean"] = float(loads["work"].mean())
+            metrics[f"{name}.rehydration_p99"] = float(np.percentile(loads["work"], 99))
+            metrics[f"{name}.replayed_mean"] = float(loads["replayed"].mean())
     return metrics
 
 

@@ -12,11 +12,14 @@ import pandas as pd
 __all__ = [
     "CHANNEL_COLUMNS",
     "COMPLETION_ROWS",
+    "DATABASE_COLUMNS",
     "EDGE_COLUMNS",
     "HEADLINE",
     "OUTCOME_ROWS",
     "SERVICE_COLUMNS",
     "channel_frames",
+    "database_columns",
+    "database_frames",
     "edge_frames",
     "format_interval",
     "headline_rows",
@@ -41,6 +44,7 @@ OUTCOME_ROWS = {
     "concurrency_limited": ("concurrency limited", "%", 100.0),
     "breaker_open": ("breaker open", "%", 100.0),
     "bulkhead_full": ("bulkhead full", "%", 100.0),
+    "pool_exhausted": ("pool exhausted", "%", 100.0),
 }
 """Shares of request outcomes, shown only when some variant has any."""
 EDGE_COLUMNS = {
@@ -68,6 +72,19 @@ COMPLETION_ROWS = {
     "completed": ("flows completed", "%", 100.0),
 }
 """End-to-end completion of asynchronous flows, shown when the scenario has brokers."""
+DATABASE_COLUMNS = {
+    "ops_per_s": ("operations", "/s", 1.0),
+    "pool_wait": ("pool wait", "ms", 1e3),
+    "pool_exhausted": ("pool exhausted", "%", 100.0),
+    "lock_wait": ("lock wait", "ms", 1e3),
+    "lock_wait_p99": ("lock wait p99", "ms", 1e3),
+    "lock_contention": ("writes that waited", "%", 100.0),
+    "staleness_mean": ("staleness", "ms", 1e3),
+    "stale_reads": ("stale reads", "%", 100.0),
+    "rehydration_mean": ("rehydration", "ms", 1e3),
+    "replayed_mean": ("events replayed", "", 1.0),
+}
+"""Per database with ``op`` calls; a column is shown when some database has it."""
 SERVICE_COLUMNS = {
     "utilization": ("utilization", "%", 100.0),
     "arrival_rate": ("calls", "/s", 1.0),
@@ -123,6 +140,21 @@ def edge_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def channel_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per queue or consumer group (``<channel>.metric`` rows), one frame of its metrics."""
     return _scoped(summary, edges=False, channels=True)
+
+
+def database_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per database with ``op`` calls, one frame of its metrics (those of :data:`DATABASE_COLUMNS`)."""
+    return {
+        scope: frame.loc[[key for key in DATABASE_COLUMNS if key in frame.index]]
+        for scope, frame in _scoped(summary, edges=False).items()
+        if "ops_per_s" in frame.index
+    }
+
+
+def database_columns(frames: list[dict[str, pd.DataFrame]]) -> dict[str, tuple[str, str, float]]:
+    """The :data:`DATABASE_COLUMNS` that some database in ``frames`` (one mapping per variant) has."""
+    present = {key for scopes in frames for frame in scopes.values() for key in frame.index}
+    return {key: column for key, column in DATABASE_COLUMNS.items() if key in present}
 
 
 def format_interval(row: pd.Series, scale: float, brackets: bool = False) -> str:

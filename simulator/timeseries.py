@@ -19,7 +19,10 @@ edge with resilience policies (scope ``caller->callee``): ``tries_per_s`` (tries
 queue, or ``topic:group``): ``published_per_s``, ``acked_per_s``, ``dead_lettered_per_s``,
 ``expired_per_s``, ``backlog`` (mean messages published and not yet settled: ready plus unacked; for
 a consumer group, its lag in messages) and ``lag_p99`` (seconds from publication to acknowledgement
-of the messages acked in the bin).
+of the messages acked in the bin). For each database with ``op`` calls
+(scope ``db:<name>``, over the operations that asked for a connection in the bin): ``ops_per_s``,
+``pool_exhausted_per_s``, and the means ``pool_wait``, ``lock_wait`` (writes with a row lock) and
+``staleness`` (replica reads), in seconds (NaN when the bin has none).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ import pandas as pd
 
 from simulator.records import ANSWERED, SUCCESSFUL, RunResult
 
-__all__ = ["REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
+__all__ = ["DATABASE_PREFIX", "REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
 
 REQUEST_SCOPE = "requests"
+DATABASE_PREFIX = "db:"
+"""Scopes of database rows start with it (``db:orders-db``)."""
 
 
 def bin_edges(horizon: float, interval: float) -> np.ndarray:
@@ -157,15 +162,49 @@ def _channel_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
     return rows
 
 
+def _bin_mean(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of the finite ``values`` whose ``times`` fall in each bin (NaN for an empty bin)."""
+    finite = np.isfinite(values)
+    counts = np.histogram(times[finite], bins=edges)[0]
+    sums = np.histogram(times[finite], bins=edges, weights=values[finite])[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _database_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
+    if not result.callers:
+        return []
+    rows = []
+    for name, group in result.db_ops.groupby("database", observed=True, sort=False):
+        start = group["start"].to_numpy()
+        exhausted = (group["outcome"] == "pool_exhausted").to_numpy()
+        rows.append(
+            pd.DataFrame(
+                {
+                    "time": edges[:-1],
+                    "scope": f"{DATABASE_PREFIX}{name}",
+                    "ops_per_s": _rate(start, edges),
+                    "pool_exhausted_per_s": _rate(start[exhausted], edges),
+                    **{
+                        column: _bin_mean(start, group[column].to_numpy(), edges)
+                        for column in ("pool_wait", "lock_wait", "staleness")
+                    },
+                }
+            )
+        )
+    return rows
+
+
 def timeseries(result: RunResult) -> pd.DataFrame:
-    """Per-bin series for every service, end-to-end requests, guarded call edges and message channels
-    (module docstring)."""
+    """Per-bin series for every service, end-to-end requests, guarded call edges, message channels and
+    databases (module docstring)."""
     edges = bin_edges(result.horizon, result.interval)
     frames = [
         *_service_rows(result, edges),
         _request_rows(result, edges),
         *_edge_rows(result, edges),
         *_channel_rows(result, edges),
+        *_database_rows(result, edges),
     ]
     frame = pd.concat(frames, ignore_index=True)
     frame["scope"] = frame["scope"].astype(str)

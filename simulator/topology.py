@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from simulator.database import EVENT_OPS
 from simulator.errors import Loc, Problem
 from simulator.faults import (
     BrownoutFault,
@@ -65,6 +66,7 @@ class CallSite:
     callee: str
     loc: Loc
     visits: float
+    op: str | None = None
 
 
 def _loop_visits(step: LoopStep) -> float:
@@ -87,7 +89,7 @@ def _sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0) -> Ite
         here = (*loc, index)
         match step:
             case CallStep():
-                yield CallSite(caller, step.call, (*here, "call"), weight)
+                yield CallSite(caller, step.call, (*here, "call"), weight, step.op)
                 yield from _sites(step.calls, step.call, (*here, "calls"), weight)
             case PublishStep():
                 yield PublishSite(caller, step.publish, (*here, "publish"), weight)
@@ -229,6 +231,7 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                 problems.append(
                     Problem(site.loc, f"unknown service {site.callee!r}; known: {_names(services)}")
                 )
+    problems += _op_problems(scenario)
     for index, workload in enumerate(scenario.workloads):
         if workload.route not in scenario.routes:
             problems.append(
@@ -340,6 +343,35 @@ def _messaging_problems(scenario: Scenario) -> list[Problem]:
                         )
                     )
                 owners.setdefault(name, f"a queue or topic of broker {broker!r}")
+    return problems
+
+
+def _op_problems(scenario: Scenario) -> list[Problem]:
+    """Database operations on services that cannot serve them, or on edges that hedge."""
+    problems = []
+    for route, steps in scenario.routes.items():
+        for site in call_sites(steps, CLIENT, ("routes", route)):
+            service = scenario.services.get(site.callee)
+            if site.op is None or service is None:
+                continue
+            loc = (*site.loc[:-1], "op")
+            if service.kind != "database":
+                problems.append(
+                    Problem(
+                        loc,
+                        f"op: {site.op} needs a kind: database service; {site.callee!r} is {service.kind}",
+                    )
+                )
+            elif site.op in EVENT_OPS and service.event_store is None:
+                problems.append(Problem(loc, f"op: {site.op} needs an event_store block on {site.callee!r}"))
+            elif scenario.resilience.policy(site.caller, site.callee).hedge is not None:
+                problems.append(
+                    Problem(
+                        loc,
+                        "hedged calls to a database would leak connections and locks; "
+                        f"no hedge on {site.caller!r} -> {site.callee!r}",
+                    )
+                )
     return problems
 
 

@@ -12,6 +12,7 @@ from simulator.balancer import build_policy
 from simulator.distributions import Deterministic, Distribution, Exponential, Uniform, sampler
 from simulator.engine.admission import Door
 from simulator.engine.calls import CachedCallNode, Call, CallNode
+from simulator.engine.database import install_databases
 from simulator.engine.discovery import Discovery
 from simulator.engine.faults import EdgeFaults, install_faults
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
@@ -75,6 +76,9 @@ class Engine:
             if service.discovery is not None
         }
         self.faults = install_faults(self)  # None without faults: then no node gets a hook
+        self.databases = install_databases(self)  # None without database ops
+        if self.databases is not None:
+            self.service_names += tuple(name for name, _ in self.databases.extra)
         self.brokers = Brokers(self) if scenario.brokers else None
         if self.brokers is not None:
             self.brokers.start_consumers()
@@ -219,6 +223,8 @@ class Engine:
 
     def plain_call(self, step: CallStep, caller: str, where: str) -> CallNode:
         """A call step: its demand (plus a gateway's auth and translation), latency, nested calls, cache."""
+        if step.op is not None:  # a query or an event-store operation on a database
+            return self.databases.node(step, caller, where, self.latency(caller, step.call))  # type: ignore[union-attr]
         service = self.scenario.services[step.call]
         demand = (
             self.sampler(f"service:{step.call}", service.service_time)
@@ -305,11 +311,15 @@ class Engine:
             interval=self.scenario.interval,
             workloads=self.workload_names,
             services=self.service_names,
-            capacity={name: s.replicas * s.concurrency for name, s in self.scenario.services.items()},
+            capacity={
+                **{name: s.replicas * s.concurrency for name, s in self.scenario.services.items()},
+                **dict(self.databases.extra if self.databases is not None else ()),
+            },
             recorder=self.recorder,
             edges=self.edge_names,
             channels=() if self.brokers is None else self.brokers.names,
             channel_brokers=() if self.brokers is None else self.brokers.brokers_of_lines,
+            callers=self.databases.callers if self.databases is not None else (),
         )
 
 
