@@ -35,6 +35,14 @@ number of the try it backs up), ``kind`` (``first``, ``retry``, ``hedge``), ``ou
 
 ``breakers`` columns, one row per circuit-breaker state change: ``time``, ``edge``, ``from_state`` and
 ``to_state`` (``closed``, ``open``, ``half_open``).
+
+``scaling`` columns, one row per change of an autoscaled service's replicas (services without
+``autoscaling`` have none): ``time``, ``service``, ``replica`` (index; new replicas get new indices),
+``event`` (``start``: created, not ready yet; ``ready``: gets traffic from now on; ``drain``: gets no
+new calls, finishes what it holds; ``stop``: gone), ``slots`` (the replica's concurrency),
+``ready`` (replicas getting traffic after the event) and ``total`` (replicas that exist after the
+event: starting, ready and draining -- the ones that cost). The replicas present at t = 0 have a
+``start`` and a ``ready`` row at 0.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ __all__ = [
     "ANSWERED",
     "BREAKER_STATES",
     "OUTCOMES",
+    "SCALING_EVENTS",
     "SPAN_STATUS",
     "SUCCESSFUL",
     "TRY_KINDS",
@@ -108,6 +117,7 @@ ANSWERED = ("ok", "fallback")
 """Request outcomes where the client got an answer (a full one, or a fallback)."""
 TRY_KINDS = ("first", "retry", "hedge")
 BREAKER_STATES = ("closed", "open", "half_open")
+SCALING_EVENTS = ("start", "ready", "drain", "stop")
 
 
 class Recorder:
@@ -123,6 +133,8 @@ class Recorder:
         "breaker_times",
         "request_codes",
         "request_times",
+        "scaling_codes",
+        "scaling_times",
         "span_codes",
         "span_times",
         "try_codes",
@@ -137,12 +149,15 @@ class Recorder:
     TRY_TIMES = ("start", "end")
     BREAKER_CODES = ("edge", "from_state", "to_state")
     BREAKER_TIMES = ("time",)
+    SCALING_CODES = ("service", "replica", "event", "slots", "ready", "total")
+    SCALING_TIMES = ("time",)
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
         self.span_codes, self.span_times = array("q"), array("d")
         self.try_codes, self.try_times = array("q"), array("d")
         self.breaker_codes, self.breaker_times = array("q"), array("d")
+        self.scaling_codes, self.scaling_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -190,6 +205,10 @@ class RunResult:
     recorder: Recorder = field(repr=False)
     edges: tuple[str, ...] = ()
     """Names (``caller->callee``) of the call edges with resilience policies, as coded in ``tries``."""
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Replicas of each service at the start (all the time, unless it is autoscaled)."""
+    prices: dict[str, float] = field(default_factory=dict)
+    """Price of one replica-hour of each service (0 when the scenario gives none)."""
 
     @property
     def n_requests(self) -> int:
@@ -240,3 +259,14 @@ class RunResult:
             ["time", "edge", "from_state", "to_state"],
             {"edge": self.edges, "from_state": BREAKER_STATES, "to_state": BREAKER_STATES},
         )
+
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        r = self.recorder
+        frame = _frame(
+            _columns(r.scaling_codes, r.SCALING_CODES),
+            _columns(r.scaling_times, r.SCALING_TIMES),
+            ["time", "service", "replica", "event", "slots", "ready", "total"],
+            {"service": self.services, "event": SCALING_EVENTS},
+        )
+        return frame
