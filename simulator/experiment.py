@@ -71,6 +71,10 @@ class Experiment:
     def breakers(self) -> pd.DataFrame:
         return self._stacked([r.breakers for r in self.results])
 
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        return self._stacked([r.scaling for r in self.results])
+
 
 def run_experiment(
     scenario: Scenario,

@@ -8,7 +8,9 @@ call: several times the requests, so written only when asked for), ``timeseries.
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
 ``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
 together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
-:mod:`simulator.records`), ``tries.png`` and ``breakers.png``.
+:mod:`simulator.records`), ``tries.png`` and ``breakers.png``. When services are autoscaled,
+``scaling.csv`` and ``replicas.png`` (replicas over time of the autoscaled services, per variant);
+when replicas have a price, ``cost.png`` (cumulative cost per variant) and ``cost`` in the headline.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from simulator.comparison import Comparison
 from simulator.faults import fault_windows
 from simulator.plots import (
     plot_breaker_open,
+    plot_cost,
     plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
+    plot_replicas,
     plot_throughput,
     plot_utilization,
     shade_windows,
@@ -167,8 +171,8 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     lines += [
         "## Files",
         "",
-        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, and with",
-        "resilience policies on call edges `tries.csv` and `breakers.csv`",
+        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with",
+        "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling `scaling.csv`",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -190,6 +194,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     if guarded:
         tables["tries"] = comparison.tries
         tables["breakers"] = comparison.breakers
+    scaled = sorted(set(comparison.scaling["service"].astype(str))) if len(comparison.scaling) else []
+    if scaled:
+        tables["scaling"] = comparison.scaling
+    priced = any(
+        service.price_per_replica_hour > 0
+        for experiment in comparison.experiments.values()
+        for service in experiment.scenario.services.values()
+    )
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         frame.round(9).to_csv(path, index=False)
@@ -203,7 +215,7 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
         (
             "latency_over_time.png",
             "Latency over time",
-            lambda ax: shade_windows(plot_latency_percentiles(series, ax), faults),
+            lambda ax: shade_windows(plot_latency_percentiles(series, ax, log=bool(scaled)), faults),
         ),
         (
             "throughput.png",
@@ -225,6 +237,16 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_breaker_open(series, ax), faults),
             ),
         ]
+    if scaled:
+        figures.append(
+            (
+                "replicas.png",
+                "Replicas over time",
+                lambda ax: shade_windows(plot_replicas(series, scaled, ax), faults),
+            )
+        )
+    if priced:
+        figures.append(("cost.png", "Cumulative cost", lambda ax: plot_cost(series, ax)))
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())

@@ -10,6 +10,7 @@ import math
 import pandas as pd
 
 __all__ = [
+    "COST_ROW",
     "EDGE_COLUMNS",
     "HEADLINE",
     "OUTCOME_ROWS",
@@ -40,6 +41,8 @@ OUTCOME_ROWS = {
     "bulkhead_full": ("bulkhead full", "%", 100.0),
 }
 """Shares of request outcomes, shown only when some variant has any."""
+COST_ROW = {"cost": ("cost", "price units", 1.0)}
+"""Shown when some variant prices its replicas (``price_per_replica_hour``)."""
 EDGE_COLUMNS = {
     "tries": ("tries/call", "", 1.0),
     "retries": ("retries/call", "", 1.0),
@@ -56,14 +59,15 @@ SERVICE_COLUMNS = {
     "rejected": ("rejected", "%", 100.0),
     "limited": ("limited", "%", 100.0),
     "cache_hits": ("cache hits", "%", 100.0),
+    "replicas_mean": ("replicas", "mean", 1.0),
 }
 
 
 def headline_rows(overall: list[pd.DataFrame]) -> dict[str, tuple[str, str, float]]:
     """The headline metrics to show for these variants: :data:`HEADLINE`, then the outcome shares
-    (:data:`OUTCOME_ROWS`) that are above zero in at least one of them."""
+    (:data:`OUTCOME_ROWS`) that are above zero in at least one of them, and ``cost`` when above zero."""
     rows = dict(HEADLINE)
-    for key, row in OUTCOME_ROWS.items():
+    for key, row in {**OUTCOME_ROWS, **COST_ROW}.items():
         if any(key in frame.index and frame.loc[key, "mean"] > 0 for frame in overall):
             rows[key] = row
     return rows
