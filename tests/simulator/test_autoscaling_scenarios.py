@@ -13,16 +13,21 @@ a while when a noisy period recommended it (the scale-down window keeps the high
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
+from simulator.comparison import run_comparison
+from simulator.plots import plot_cost, plot_replicas
 from simulator.provisioning import provisioning
 from simulator.records import RunResult
+from simulator.report import write_report
 from simulator.summary import replication_metrics
 from simulator.timeseries import timeseries
+from tests.simulator.bundled import bundled
 
 MEAN_WORK = 0.04
 
@@ -286,3 +291,29 @@ def test_vertical_scaling_resizes_replicas_by_rolling_restart() -> None:
 def test_replicas_outside_the_bounds_are_a_clear_error() -> None:
     with pytest.raises((ValueError, ScenarioError), match=r"replicas \(1\) must lie within"):
         scenario([(0, 10)], 10, service(replicas=1, min=2))
+
+
+def test_bundled_scenario_reports_replicas_and_cost(tmp_path: Path) -> None:
+    """The bundled comparison, cut to 2 minutes: every variant runs, and the report has the scaling
+    table, the replica and cost plots and the cost in its headline (fixed-14: 14 x 120 s / 3600 x 1)."""
+    comparison = run_comparison(bundled("autoscaling", duration="120s", replications=1))
+    written = {path.name for path in write_report(comparison, tmp_path)}
+    assert {"scaling.csv", "replicas.png", "cost.png"} <= written
+    assert comparison.experiments["fixed-14"].per_replication["cost"].iloc[0] == pytest.approx(
+        14 * 120 / 3600
+    )
+    assert "| cost (price units) |" in (tmp_path / "report.md").read_text()
+
+
+def test_plots_of_replicas_and_cost_return_their_axes() -> None:
+    from matplotlib.figure import Figure
+
+    api = service(startup="10s")
+    api["price_per_replica_hour"] = 2.0
+    series = timeseries(simulate(scenario(STEP, 400, api)))
+    figure = Figure()
+    replicas = plot_replicas(series, ["api"], figure.subplots())
+    assert replicas.get_ylabel().startswith("replicas")
+    cost = plot_cost(series, figure.subplots())
+    final = cost.get_lines()[0].get_ydata()[-1]
+    assert final == pytest.approx(series["cost"].sum())
