@@ -21,6 +21,8 @@ import pytest
 
 from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
 from simulator.comparison import run_comparison
+from simulator.engine.build import Engine
+from simulator.engine.stations import Station
 from simulator.plots import plot_cost, plot_replicas
 from simulator.provisioning import provisioning
 from simulator.records import RunResult
@@ -317,3 +319,26 @@ def test_plots_of_replicas_and_cost_return_their_axes() -> None:
     cost = plot_cost(series, figure.subplots())
     final = cost.get_lines()[0].get_ydata()[-1]
     assert final == pytest.approx(series["cost"].sum())
+
+
+def test_the_shop_without_autoscaling_has_no_scaler_and_plain_stations() -> None:
+    engine = Engine(bundled("shop"), 42, 0)
+    assert engine.scalers == {}
+    assert all(type(station) is Station for station in engine.stations.values())
+
+
+def test_a_pinned_autoscaler_on_the_shop_leaves_its_records_bit_identical() -> None:
+    """The shop's inventory (2 replicas) under an HPA pinned to 2: metering, a control loop and the
+    scaling station run, yet the requests and spans are the same bytes as the plain shop's."""
+    plain = simulate(bundled("shop", duration="20s"))
+    pinned = simulate(
+        bundled(
+            "shop",
+            duration="20s",
+            services={"inventory": {"autoscaling": {"policy": "hpa", "target": 0.5, "min": 2, "max": 2}}},
+            variants={"more-inventory": {"services": {"inventory": {"autoscaling": None}}}},
+        )
+    )
+    for name in ("request_codes", "request_times", "span_codes", "span_times"):
+        assert getattr(plain.recorder, name).tobytes() == getattr(pinned.recorder, name).tobytes()
+    assert set(pinned.scaling["event"]) == {"start", "ready"}
