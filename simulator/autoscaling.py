@@ -278,6 +278,8 @@ class VerticalConfig(_Base):
     def _sizes(self) -> VerticalConfig:
         if self.min_size > self.max_size:
             raise ValueError(f"min_size ({self.min_size}) is above max_size ({self.max_size})")
+        if self.schedule:
+            raise ValueError("a schedule bounds the number of replicas; the vertical policy keeps it fixed")
         return self
 
     def rule(self, clock: Clock) -> Autoscaler:
