@@ -94,6 +94,11 @@ class Comparison:
         """Every variant's database operations, with ``variant`` and ``replication`` columns."""
         return self._stacked({name: e.db_ops for name, e in self.experiments.items()})
 
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        """Every variant's replica changes (autoscaled services), with ``variant`` and ``replication``."""
+        return self._stacked({name: e.scaling for name, e in self.experiments.items()})
+
     def spans(self) -> pd.DataFrame:
         """Every variant's spans (large: one row per call), with ``variant`` and ``replication``."""
         return self._stacked({name: e.spans for name, e in self.experiments.items()})

@@ -79,6 +79,10 @@ class Experiment:
     def db_ops(self) -> pd.DataFrame:
         return self._stacked([r.db_ops for r in self.results])
 
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        return self._stacked([r.scaling for r in self.results])
+
 
 def run_experiment(
     scenario: Scenario,

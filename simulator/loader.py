@@ -6,10 +6,10 @@ exception other than :class:`ScenarioError` escape for a user's mistake.
 
 Variants are applied by deep-merging their overrides into the base scenario: mappings merge key by
 key, a mapping with integer keys edits a list by position (``workloads: {0: {limit: 10}}``), and
-anything else replaces. A mapping that switches a distribution or arrival process to another kind
-(``dist`` or ``process`` changes) replaces the old one instead of merging with it. A service set to
-``null`` is left out of the variant (``services: {users-db: null}``, with the routes that called it
-rewritten).
+anything else replaces. A mapping that switches a distribution, arrival process, balancer or
+autoscaling policy to another kind (``dist``, ``process`` or ``policy`` changes) replaces the old one
+instead of merging with it. A service set to ``null`` is left out of the variant
+(``services: {users-db: null}``, with the routes that called it rewritten).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from simulator.topology import check_topology
 
 __all__ = ["apply_variant", "load_scenario", "merge_overrides", "parse_scenario", "scenario_from_dict"]
 
-_KIND_KEYS = ("dist", "process")
+_KIND_KEYS = ("dist", "process", "policy")
 
 
 class _Lines:

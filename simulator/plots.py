@@ -25,11 +25,13 @@ __all__ = [
     "is_edge",
     "plot_backlog",
     "plot_breaker_open",
+    "plot_cost",
     "plot_database_waits",
     "plot_edge_tries",
     "plot_latency_cdf",
     "plot_latency_percentiles",
     "plot_message_lag",
+    "plot_replicas",
     "plot_throughput",
     "plot_utilization",
     "shade_windows",
@@ -105,14 +107,20 @@ def _per_variant(
     ]
 
 
-def plot_latency_percentiles(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """End-to-end latency per time bin (requests that finished in it): p50/p90/p99, or p99 per variant."""
+def plot_latency_percentiles(series: pd.DataFrame, ax: Axes | None = None, log: bool = False) -> Axes:
+    """End-to-end latency per time bin (requests that finished in it): p50/p90/p99, or p99 per variant;
+    ``log`` puts the latency on a log scale (for variants orders of magnitude apart)."""
     rows = _by_time(series, REQUEST_SCOPE)
+    unit = "ms, log scale" if log else "ms"
     if variants_in(series):
         lines = _per_variant(rows, "latency_p99", 1e3)
-        return _over_time(axes_or_new(ax), lines, "p99 latency (ms)", "p99 latency over time")
-    lines = [(rows["time"], rows[f"latency_{q}"] * 1e3, q) for q in ("p50", "p90", "p99")]
-    return _over_time(axes_or_new(ax), lines, "latency (ms)", "Latency percentiles over time")
+        ax = _over_time(axes_or_new(ax), lines, f"p99 latency ({unit})", "p99 latency over time")
+    else:
+        lines = [(rows["time"], rows[f"latency_{q}"] * 1e3, q) for q in ("p50", "p90", "p99")]
+        ax = _over_time(axes_or_new(ax), lines, f"latency ({unit})", "Latency percentiles over time")
+    if log:
+        ax.set_yscale("log")
+    return ax
 
 
 def plot_throughput(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -216,6 +224,27 @@ def plot_backlog(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def _service_rows(series: pd.DataFrame, services: list[str] | None) -> pd.DataFrame:
+    rows = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"])]
+    return rows if services is None else rows[rows["scope"].isin(services)]
+
+
+def plot_replicas(series: pd.DataFrame, services: list[str] | None = None, ax: Axes | None = None) -> Axes:
+    """Mean replicas getting traffic per time bin, for ``services`` (default all): one line per
+    service, or per variant and service when comparing (just per variant for a single service)."""
+    rows = _by_time(_service_rows(series, services))
+    scopes = list(dict.fromkeys(rows["scope"]))
+    lines = []
+    keys = ["variant", "scope"] if variants_in(series) else ["scope"]
+    for key, group in rows.groupby(keys, sort=False):
+        parts = key if isinstance(key, tuple) else (key,)
+        label = str(parts[0]) if len(scopes) == 1 else ": ".join(str(p) for p in parts)
+        lines.append((group["time"], group["replicas"], label))
+    ax = _over_time(axes_or_new(ax), lines, "replicas getting traffic (mean per bin)", "Replicas over time")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
 def plot_message_lag(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """p99 of the time from publication to acknowledgement, of the messages acked in each bin."""
     ax = _over_time(
@@ -251,6 +280,28 @@ def plot_database_waits(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
     total["wait"] = total["weighted"] / total["ops_per_s"].where(total["ops_per_s"] > 0)
     lines = _per_variant(total, "wait", 1e3)
     return _over_time(axes_or_new(ax), lines, "mean connection + lock wait per operation (ms)", title)
+
+
+def plot_cost(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Cumulative cost of the replicas (all services), one line per variant when comparing."""
+    rows = _by_time(_service_rows(series, None))
+    keys = ["variant", "time"] if variants_in(series) else ["time"]
+    total = rows.groupby(keys, sort=False)["cost"].sum().reset_index()
+    if variants_in(series):
+        lines = [
+            (g["time"] + _bin_width(g["time"]), g["cost"].cumsum(), str(name))
+            for name, g in total.groupby("variant", sort=False)
+        ]
+    else:
+        lines = [(total["time"] + _bin_width(total["time"]), total["cost"].cumsum(), "cost")]
+    ax = _over_time(axes_or_new(ax), lines, "cumulative cost (price units)", "Cost of the replicas")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def _bin_width(times: pd.Series) -> float:
+    """Width of the bins (cumulative cost is plotted at each bin's end)."""
+    return float(np.diff(times.to_numpy())[0]) if len(times) > 1 else 0.0
 
 
 def shade_windows(ax: Axes, windows: list[tuple[float, float, str]]) -> Axes:

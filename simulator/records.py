@@ -56,6 +56,14 @@ replica reads), ``replayed`` (events a ``load`` replayed after the snapshot, -1 
 seconds ``pool_wait`` (waiting for a connection), ``lock_wait`` (waiting for its row lock; NaN
 without one), ``staleness`` (the lag of the replica it read; NaN unless a replica read) and ``work``
 (from taking a slot to the end of its work; a load's rehydration time).
+
+``scaling`` columns, one row per change of an autoscaled service's replicas (services without
+``autoscaling`` have none): ``time``, ``service``, ``replica`` (index; new replicas get new indices),
+``event`` (``start``: created, not ready yet; ``ready``: gets traffic from now on; ``drain``: gets no
+new calls, finishes what it holds; ``stop``: gone), ``slots`` (the replica's concurrency),
+``ready`` (replicas getting traffic after the event) and ``total`` (replicas that exist after the
+event: starting, ready and draining -- the ones that cost). The replicas present at t = 0 have a
+``start`` and a ``ready`` row at 0.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ __all__ = [
     "BREAKER_STATES",
     "MESSAGE_OUTCOMES",
     "OUTCOMES",
+    "SCALING_EVENTS",
     "SPAN_STATUS",
     "SUCCESSFUL",
     "TRY_KINDS",
@@ -134,6 +143,7 @@ ANSWERED = ("ok", "fallback")
 TRY_KINDS = ("first", "retry", "hedge")
 BREAKER_STATES = ("closed", "open", "half_open")
 MESSAGE_OUTCOMES = ("acked", "dead_lettered", "expired", "pending")
+SCALING_EVENTS = ("start", "ready", "drain", "stop")
 
 
 class Recorder:
@@ -153,6 +163,8 @@ class Recorder:
         "message_times",
         "request_codes",
         "request_times",
+        "scaling_codes",
+        "scaling_times",
         "span_codes",
         "span_times",
         "try_codes",
@@ -171,6 +183,8 @@ class Recorder:
     MESSAGE_TIMES = ("published", "delivered", "settled")
     DB_CODES = ("request", "database", "caller", "op", "outcome", "replica", "stale", "replayed")
     DB_TIMES = ("start", "end", "pool_wait", "lock_wait", "staleness", "work")
+    SCALING_CODES = ("service", "replica", "event", "slots", "ready", "total")
+    SCALING_TIMES = ("time",)
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
@@ -179,6 +193,7 @@ class Recorder:
         self.breaker_codes, self.breaker_times = array("q"), array("d")
         self.message_codes, self.message_times = array("q"), array("d")
         self.db_codes, self.db_times = array("q"), array("d")
+        self.scaling_codes, self.scaling_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -232,6 +247,10 @@ class RunResult:
     """The broker of each channel."""
     callers: tuple[str, ...] = ()
     """Names of the callers in ``db_ops`` (``client``, then the services), as coded there."""
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Replicas of each service at the start (all the time, unless it is autoscaled)."""
+    prices: dict[str, float] = field(default_factory=dict)
+    """Price of one replica-hour of each service (0 when the scenario gives none)."""
 
     @property
     def n_requests(self) -> int:
@@ -327,4 +346,15 @@ class RunResult:
         )
         frame["replica"] = frame["replica"].astype(bool)
         frame["stale"] = frame["stale"].astype(bool)
+        return frame
+
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        r = self.recorder
+        frame = _frame(
+            _columns(r.scaling_codes, r.SCALING_CODES),
+            _columns(r.scaling_times, r.SCALING_TIMES),
+            ["time", "service", "replica", "event", "slots", "ready", "total"],
+            {"service": self.services, "event": SCALING_EVENTS},
+        )
         return frame

@@ -11,6 +11,9 @@ together. When call edges carry resilience policies, also ``tries.csv`` and ``br
 :mod:`simulator.records`), ``tries.png`` and ``breakers.png``. With message brokers, also
 ``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``. With
 database operations (:mod:`simulator.database`), also ``db_ops.csv`` and ``databases.png``.
+When services are autoscaled, also
+``scaling.csv`` and ``replicas.png`` (replicas over time of the autoscaled services, per variant);
+when replicas have a price, ``cost.png`` (cumulative cost per variant) and ``cost`` in the headline.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from simulator.faults import fault_windows
 from simulator.plots import (
     plot_backlog,
     plot_breaker_open,
+    plot_cost,
     plot_database_waits,
     plot_edge_tries,
     plot_latency_cdf,
     plot_latency_percentiles,
     plot_message_lag,
+    plot_replicas,
     plot_throughput,
     plot_utilization,
     shade_windows,
@@ -195,8 +200,9 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     lines += [
         "## Files",
         "",
-        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, and with",
-        "resilience policies on call edges `tries.csv` and `breakers.csv`, with brokers `messages.csv`",
+        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with",
+        "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling `scaling.csv`,",
+        "with brokers `messages.csv`",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -223,6 +229,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     messaging = any(e.scenario.brokers for e in comparison.experiments.values())
     if messaging:
         tables["messages"] = comparison.messages
+    scaled = sorted(set(comparison.scaling["service"].astype(str))) if len(comparison.scaling) else []
+    if scaled:
+        tables["scaling"] = comparison.scaling
+    priced = any(
+        service.price_per_replica_hour > 0
+        for experiment in comparison.experiments.values()
+        for service in experiment.scenario.services.values()
+    )
     for name, frame in tables.items():
         path = out / f"{name}.csv"
         frame.round(9).to_csv(path, index=False)
@@ -236,7 +250,7 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
         (
             "latency_over_time.png",
             "Latency over time",
-            lambda ax: shade_windows(plot_latency_percentiles(series, ax), faults),
+            lambda ax: shade_windows(plot_latency_percentiles(series, ax, log=bool(scaled)), faults),
         ),
         (
             "throughput.png",
@@ -279,6 +293,16 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_database_waits(series, ax), faults),
             )
         )
+    if scaled:
+        figures.append(
+            (
+                "replicas.png",
+                "Replicas over time",
+                lambda ax: shade_windows(plot_replicas(series, scaled, ax), faults),
+            )
+        )
+    if priced:
+        figures.append(("cost.png", "Cumulative cost", lambda ax: plot_cost(series, ax)))
     for file, _, draw in figures:
         figure = Figure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())

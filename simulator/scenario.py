@@ -39,6 +39,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from simulator.arrivals import ArrivalProcess
+from simulator.autoscaling import AutoscalingConfig, VerticalConfig
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
 from simulator.database import DatabaseConfig, EventStoreConfig, Op
 from simulator.discovery import DiscoveryConfig
@@ -190,7 +191,10 @@ class Service(StrictModel):
     ``queue_capacity`` waiting calls are already there it is rejected at once. ``replica_profiles``
     makes replicas unequal (by index), which is where balancing policies start to differ.
     ``shedding`` and ``concurrency_limit`` refuse calls at a replica's door before they queue
-    (:mod:`simulator.resilience`).
+    (:mod:`simulator.resilience`). ``autoscaling`` starts and drains replicas at run time
+    (:mod:`simulator.autoscaling`); a replica it starts gets traffic only after ``startup_time``.
+    ``price_per_replica_hour`` prices every replica from its start until it stops (the ``cost``
+    metrics of :mod:`simulator.summary`).
     """
 
     replicas: int = Field(1, ge=1, le=100_000)
@@ -206,6 +210,20 @@ class Service(StrictModel):
     concurrency_limit: ConcurrencyLimitSettings | None = None
     database: DatabaseConfig | None = None
     event_store: EventStoreConfig | None = None
+    autoscaling: AutoscalingConfig | None = None
+    startup_time: Latency = 0.0
+    price_per_replica_hour: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _replicas_within_autoscaling_bounds(self) -> Service:
+        scaling = self.autoscaling
+        horizontal = scaling is not None and not isinstance(scaling, VerticalConfig)
+        if horizontal and not scaling.min <= self.replicas <= scaling.max:  # type: ignore[union-attr]
+            raise ValueError(
+                f"replicas ({self.replicas}) must lie within autoscaling min..max "
+                f"({scaling.min}..{scaling.max}): it is the count at the start"
+            )
+        return self
 
     @model_validator(mode="after")
     def _gateway_features_on_gateways(self) -> Service:

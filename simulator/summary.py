@@ -16,7 +16,12 @@ included), the share of requests of each outcome other than ``ok`` (``limited``:
 (fraction of calls that had to queue), ``<service>.in_service`` (time-average
 number of calls in the service: Little's L), ``<service>.rejected`` (fraction of calls turned away by a
 full queue), ``<service>.limited`` (refused by a gateway rate limit) and ``<service>.cache_hits``
-(answered by a gateway cache, alone or by sharing an in-flight fetch). Per call edge with resilience
+(answered by a gateway cache, alone or by sharing an in-flight fetch), ``<service>.replicas_mean``
+(time-average replicas getting traffic), ``<service>.replica_seconds`` (replica-seconds paid for in the
+window: from each replica's start to its stop, start-up and drain included) and ``cost`` (the sum over
+services of replica-seconds / 3600 x ``price_per_replica_hour``). Utilization is busy slot-seconds
+over the slot-seconds of the replicas ready or draining (see :mod:`simulator.provisioning`): with a
+fixed number of replicas, busy slots / (replicas x concurrency). Per call edge with resilience
 policies (``caller->callee``): ``<edge>.tries`` (tries sent per call: the edge's work amplification),
 ``<edge>.retries`` and ``<edge>.hedges`` (per call), ``<edge>.timeouts`` (share of sent tries that
 timed out), ``<edge>.refused`` (share of tries refused by the edge's bulkhead or breaker) and
@@ -58,6 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
 
+from simulator.provisioning import provisioning
 from simulator.records import ANSWERED, BREAKER_STATES, RunResult
 from simulator.timeseries import level_average
 
@@ -106,6 +112,8 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
     for name, q in PERCENTILES.items():
         metrics[name] = float(np.percentile(ok, q)) if len(ok) else math.nan
     spans = result.spans
+    scaled = set(result.scaling["service"].astype(str))
+    cost = 0.0
     for name, group in spans.groupby("service", observed=False, sort=False):
         calls = group[(group["arrival"] >= start) & (group["arrival"] < stop)]
         busy = level_average(group["start"].to_numpy(), group["end"].to_numpy(), np.array([start, stop]))[0]
@@ -113,7 +121,17 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
             group["arrival"].to_numpy(), group["end"].to_numpy(), np.array([start, stop])
         )[0]
         metrics[f"{name}.arrival_rate"] = len(calls) / window
-        metrics[f"{name}.utilization"] = busy / result.capacity[str(name)]
+        if str(name) in scaled:
+            held = provisioning(result, str(name), np.array([start, stop]))
+            metrics[f"{name}.utilization"] = busy / held.slots[0] if held.slots[0] > 0 else math.nan
+            replicas_mean, paid = float(held.serving[0]), float(held.total[0]) * window
+        else:
+            metrics[f"{name}.utilization"] = busy / result.capacity[str(name)]
+            replicas_mean = float(result.replicas.get(str(name), 0))
+            paid = replicas_mean * window
+        metrics[f"{name}.replicas_mean"] = replicas_mean
+        metrics[f"{name}.replica_seconds"] = paid
+        cost += paid / 3600 * result.prices.get(str(name), 0.0)
         metrics[f"{name}.in_service"] = present
         metrics[f"{name}.wait"] = float(calls["wait"].mean()) if len(calls) else math.nan
         metrics[f"{name}.p_wait"] = float((calls["wait"] > 0).mean()) if len(calls) else math.nan
@@ -121,6 +139,7 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics[f"{name}.rejected"] = _share(calls["status"], ("rejected",))
         metrics[f"{name}.limited"] = _share(calls["status"], ("limited",))
         metrics[f"{name}.cache_hits"] = _share(calls["status"], ("cached", "coalesced"))
+    metrics["cost"] = cost
     metrics.update(edge_metrics(result, inside["request"]))
     if result.channels:
         metrics.update(message_metrics(result))

@@ -12,6 +12,7 @@ import pandas as pd
 __all__ = [
     "CHANNEL_COLUMNS",
     "COMPLETION_ROWS",
+    "COST_ROW",
     "DATABASE_COLUMNS",
     "EDGE_COLUMNS",
     "HEADLINE",
@@ -47,6 +48,8 @@ OUTCOME_ROWS = {
     "pool_exhausted": ("pool exhausted", "%", 100.0),
 }
 """Shares of request outcomes, shown only when some variant has any."""
+COST_ROW = {"cost": ("cost", "price units", 1.0)}
+"""Shown when some variant prices its replicas (``price_per_replica_hour``)."""
 EDGE_COLUMNS = {
     "tries": ("tries/call", "", 1.0),
     "retries": ("retries/call", "", 1.0),
@@ -93,16 +96,17 @@ SERVICE_COLUMNS = {
     "rejected": ("rejected", "%", 100.0),
     "limited": ("limited", "%", 100.0),
     "cache_hits": ("cache hits", "%", 100.0),
+    "replicas_mean": ("replicas", "mean", 1.0),
 }
 
 
 def headline_rows(overall: list[pd.DataFrame]) -> dict[str, tuple[str, str, float]]:
     """The headline metrics to show for these variants: :data:`HEADLINE`, then the outcome shares
-    (:data:`OUTCOME_ROWS`) that are above zero in at least one of them."""
+    (:data:`OUTCOME_ROWS`) that are above zero in at least one of them, and ``cost`` when above zero."""
     rows = dict(HEADLINE)
     if any("completion_mean" in frame.index for frame in overall):
         rows.update(COMPLETION_ROWS)
-    for key, row in OUTCOME_ROWS.items():
+    for key, row in {**OUTCOME_ROWS, **COST_ROW}.items():
         if any(key in frame.index and frame.loc[key, "mean"] > 0 for frame in overall):
             rows[key] = row
     return rows

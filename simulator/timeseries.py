@@ -9,7 +9,10 @@ bin's width. Integrals of step functions are piecewise linear, so they are read 
 Columns of :func:`timeseries` (one row per bin and scope; ``time`` is the bin's start in seconds):
 ``scope`` (a service's name, or ``requests`` for end-to-end rows), ``arrivals_per_s``,
 ``throughput_per_s`` (successful completions), ``errors_per_s``, and for services ``utilization``
-(mean fraction of slots in use), ``queue_length`` (mean requests waiting), ``in_service`` (mean
+(mean fraction of the slots held in use: of the replicas ready or draining, see
+:mod:`simulator.provisioning`), ``replicas`` (mean replicas getting traffic), ``replicas_total``
+(mean replicas that exist, starting and draining included), ``cost`` (what they cost in the bin,
+at the service's ``price_per_replica_hour``), ``queue_length`` (mean requests waiting), ``in_service`` (mean
 requests waiting or served); for ``requests`` the latency percentiles ``latency_p50``, ``latency_p90``,
 ``latency_p99`` (seconds) of the requests that finished in the bin, and ``in_flight`` (mean requests in
 the system). Throughput and latency count answered requests (``ok`` or ``fallback``). For each call
@@ -30,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simulator.provisioning import provisioning
 from simulator.records import ANSWERED, SUCCESSFUL, RunResult
 
 __all__ = ["DATABASE_PREFIX", "REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
@@ -67,6 +71,9 @@ def _service_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
     for name, group in spans.groupby("service", observed=False, sort=False):
         arrival, start, end = (group[c].to_numpy() for c in ("arrival", "start", "end"))
         ok = group["status"].isin(SUCCESSFUL).to_numpy()
+        held = provisioning(result, str(name), edges)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            utilization = level_average(start, end, edges) / held.slots
         rows.append(
             pd.DataFrame(
                 {
@@ -75,9 +82,12 @@ def _service_rows(result: RunResult, edges: np.ndarray) -> list[pd.DataFrame]:
                     "arrivals_per_s": _rate(arrival, edges),
                     "throughput_per_s": _rate(end[ok], edges),
                     "errors_per_s": _rate(end[~ok], edges),
-                    "utilization": level_average(start, end, edges) / result.capacity[str(name)],
+                    "utilization": utilization,
                     "queue_length": level_average(arrival, start, edges),
                     "in_service": level_average(arrival, end, edges),
+                    "replicas": held.serving,
+                    "replicas_total": held.total,
+                    "cost": held.total * np.diff(edges) / 3600 * result.prices.get(str(name), 0.0),
                 }
             )
         )

@@ -19,6 +19,7 @@ from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNo
 from simulator.engine.guard import EdgeGuard, GuardedCallNode
 from simulator.engine.messaging import Brokers
 from simulator.engine.protocols import Plan
+from simulator.engine.scaling import Meter, Scaler, ScalingReplica, ScalingStation
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
 from simulator.gateway import GatewayConfig, build_limiter
@@ -75,6 +76,11 @@ class Engine:
             for name, service in scenario.services.items()
             if service.discovery is not None
         }
+        self.scalers = {
+            name: self.scaler(code, name)
+            for code, (name, service) in enumerate(scenario.services.items())
+            if service.autoscaling is not None
+        }
         self.faults = install_faults(self)  # None without faults: then no node gets a hook
         self.databases = install_databases(self)  # None without database ops
         if self.databases is not None:
@@ -111,22 +117,10 @@ class Engine:
     def station(self, code: int, name: str) -> Station:
         """The run-time form of service ``name``: replicas (with their profiles), policy, neighbours."""
         service = self.scenario.services[name]
-        replicas = []
-        for index in range(service.replicas):
-            profile = service.replica_profiles.get(index)
-            replica = Replica(
-                index, service.concurrency, service.queue_capacity, profile.slowdown if profile else 1.0
-            )
-            if profile is not None and profile.noisy is not None:
-                spells = self.sampler(f"noisy:{name}/{index}", _UNIT_EXPONENTIAL)
-                Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
-            if service.shedding or service.concurrency_limit or self.expiry:
-                replica.door = Door(
-                    build_shedder(service.shedding, self.clock) if service.shedding else None,
-                    build_gate(service.concurrency_limit) if service.concurrency_limit else None,
-                    self.expiry,
-                )
-            replicas.append(replica)
+        meter = Meter(self.env) if service.autoscaling is not None else None
+        replicas = [
+            self.replica(name, index, service.concurrency, meter) for index in range(service.replicas)
+        ]
         seed = int(self.streams(f"balancer:{name}").integers(2**63))
         policy = build_policy(service.balancer, random.Random(seed), self.clock)
         affinity = getattr(service.balancer, "affinity", None)
@@ -137,6 +131,10 @@ class Engine:
                 TTLCache(config.capacity, config.ttl, self.clock),
                 SingleFlight() if config.coalesce else None,
             )
+        if meter is not None:  # replicas come and go: always a policy, and a station that meters them
+            return ScalingStation(
+                self.env, self.recorder, code, replicas, policy, affinity, admit, discovered=True, meter=meter
+            )
         return Station(
             self.env,
             self.recorder,
@@ -146,6 +144,62 @@ class Engine:
             affinity,
             admit,
             discovered=service.discovery is not None,
+        )
+
+    def replica(
+        self, name: str, index: int, slots: int, meter: Meter | None = None, slowdown: float = 1.0
+    ) -> Replica:
+        """Replica ``index`` of service ``name``: its profile, noisy neighbour and door (a
+        :class:`ScalingReplica` on ``meter`` when the service is autoscaled)."""
+        service = self.scenario.services[name]
+        profile = service.replica_profiles.get(index)
+        if profile is not None:
+            slowdown *= profile.slowdown
+        replica = (
+            Replica(index, slots, service.queue_capacity, slowdown)
+            if meter is None
+            else ScalingReplica(index, slots, service.queue_capacity, slowdown, meter)
+        )
+        if profile is not None and profile.noisy is not None:
+            spells = self.sampler(f"noisy:{name}/{index}", _UNIT_EXPONENTIAL)
+            Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
+        if service.shedding or service.concurrency_limit or self.expiry:
+            replica.door = Door(
+                build_shedder(service.shedding, self.clock) if service.shedding else None,
+                build_gate(service.concurrency_limit) if service.concurrency_limit else None,
+                self.expiry,
+            )
+        return replica
+
+    def scaler(self, code: int, name: str) -> Scaler:
+        """The control loop of autoscaled service ``name`` (after its station and discovery exist)."""
+        service = self.scenario.services[name]
+        station = self.stations[name]
+        assert isinstance(station, ScalingStation)
+        assert service.autoscaling is not None
+        startup = service.startup_time
+        if isinstance(startup, float | int):
+            delay = float(startup)
+            draw: Callable[[], float] = lambda: delay  # noqa: E731 - a sampler is a callable
+        else:
+            draw = self.sampler(f"startup:{name}", startup)
+
+        def make(index: int, slots: int, slowdown: float) -> ScalingReplica:
+            replica = self.replica(name, index, slots, station.meter, slowdown)
+            assert isinstance(replica, ScalingReplica)
+            return replica
+
+        return Scaler(
+            self.env,
+            code,
+            station,
+            service.autoscaling,
+            self.clock,
+            self.horizon,
+            draw,
+            make,
+            self.recorder,
+            self.discovery.get(name),
         )
 
     def admission(self, gateway: GatewayConfig) -> Callable[[Call], bool]:
@@ -320,6 +374,8 @@ class Engine:
             channels=() if self.brokers is None else self.brokers.names,
             channel_brokers=() if self.brokers is None else self.brokers.brokers_of_lines,
             callers=self.databases.callers if self.databases is not None else (),
+            replicas={name: s.replicas for name, s in self.scenario.services.items()},
+            prices={name: s.price_per_replica_hour for name, s in self.scenario.services.items()},
         )
 
 
