@@ -33,6 +33,9 @@ Degradations in a window, from ``at`` for ``duration`` (omitted: to the end of t
 - ``partition``: ``between: [A, B]`` (``client`` may be one side) nothing is delivered in either
   direction, for ``duration`` (required): a request sent, or a response arriving, while the
   partition is up is lost, and the caller sees the failure when the partition heals.
+- ``node_failure``: node ``node`` of the scenario's ``nodes`` goes down at ``at``: every replica
+  placed on it crashes at once (as ``crash``), and nothing new is placed on it; after
+  ``restart_after`` (omitted: never) the node is back and its replicas restart.
 - ``brownout``: a degraded dependency: every replica of ``service`` works ``slowdown`` times slower
   and a share ``rate`` of its calls answer with an error, as ``slow_replica`` and service
   ``errors`` would.
@@ -60,6 +63,7 @@ __all__ = [
     "ErrorFault",
     "Fault",
     "LatencyFault",
+    "NodeFailureFault",
     "PartitionFault",
     "ReplicaFault",
     "SlowReplicaFault",
@@ -175,6 +179,15 @@ class BrownoutFault(_Window):
     rate: Probability
 
 
+class NodeFailureFault(StrictModel):
+    """Node ``node`` fails at ``at``: every replica on it crashes; it returns after ``restart_after``."""
+
+    kind: Literal["node_failure"]
+    node: int = Field(ge=0)
+    at: Duration
+    restart_after: PositiveDuration | None = None
+
+
 def kind(value: Any) -> str | None:
     """The kind of a fault, raw or validated: ``crash`` when the key is left out."""
     if isinstance(value, dict):
@@ -192,6 +205,7 @@ FAULT_KINDS = (
     "slow_replica",
     "partition",
     "brownout",
+    "node_failure",
 )
 EDGE_KINDS = ("latency", "errors")
 """Kinds that apply to a service or to an edge."""
@@ -205,7 +219,8 @@ Fault = Annotated[
     | Annotated[ErrorFault, Tag("errors")]
     | Annotated[SlowReplicaFault, Tag("slow_replica")]
     | Annotated[PartitionFault, Tag("partition")]
-    | Annotated[BrownoutFault, Tag("brownout")],
+    | Annotated[BrownoutFault, Tag("brownout")]
+    | Annotated[NodeFailureFault, Tag("node_failure")],
     Discriminator(kind),
 ]
 """One entry of the scenario's ``faults`` list."""
@@ -222,6 +237,9 @@ def fault_windows(faults: list[Fault], horizon: float) -> list[tuple[float, floa
         if isinstance(fault, ReplicaFault):
             end = fault.at + fault.drain + (fault.restart_after or math.inf)
             start, label = fault.at, f"{fault.kind} {fault.service}/{fault.replica}"
+        elif isinstance(fault, NodeFailureFault):
+            end = fault.at + (fault.restart_after or math.inf)
+            start, label = fault.at, f"node {fault.node} down"
         elif isinstance(fault, _Span):
             start, end = fault.start, fault.end if fault.end is not None else math.inf
             label = fault.kind.replace("_", " ")

@@ -63,7 +63,21 @@ without one), ``staleness`` (the lag of the replica it read; NaN unless a replic
 new calls, finishes what it holds; ``stop``: gone), ``slots`` (the replica's concurrency),
 ``ready`` (replicas getting traffic after the event) and ``total`` (replicas that exist after the
 event: starting, ready and draining -- the ones that cost). The replicas present at t = 0 have a
-``start`` and a ``ready`` row at 0.
+``start`` and a ``ready`` row at 0. Services with ``deployments`` have these rows too (their
+replicas come and go as they are replaced).
+
+``versions`` columns, one row per replica of a service that is deployed or runs a version with a
+profile (:mod:`simulator.deployments`; other services have none): ``service``, ``replica``
+(index, as in ``spans`` and ``scaling``) and ``version`` (the code it runs). Joined with ``spans``
+on (service, replica) it gives per-version error rates and latencies
+(:func:`simulator.releases.version_spans`).
+
+``deployments`` columns, one row per step of a rollout: ``time``, ``service``, ``version`` (the
+one being rolled out), ``event`` (one of :data:`DEPLOYMENT_EVENTS`: ``started``; ``step``, the
+traffic share of a canary changed; ``promoted``, an analysis (or a blue-green switch) let the
+release go on; ``rolled_back``, the analysis stopped it and the canary was drained; ``completed``,
+every replica runs the new version) and ``weight`` (the share of traffic routed to the new
+version from then on; a rolling update's is 0 until it completes, then 1).
 """
 
 from __future__ import annotations
@@ -80,6 +94,7 @@ from simulator.database import OPS
 __all__ = [
     "ANSWERED",
     "BREAKER_STATES",
+    "DEPLOYMENT_EVENTS",
     "MESSAGE_OUTCOMES",
     "OUTCOMES",
     "SCALING_EVENTS",
@@ -144,6 +159,7 @@ TRY_KINDS = ("first", "retry", "hedge")
 BREAKER_STATES = ("closed", "open", "half_open")
 MESSAGE_OUTCOMES = ("acked", "dead_lettered", "expired", "pending")
 SCALING_EVENTS = ("start", "ready", "drain", "stop")
+DEPLOYMENT_EVENTS = ("started", "step", "promoted", "rolled_back", "completed")
 
 
 class Recorder:
@@ -159,6 +175,8 @@ class Recorder:
         "breaker_times",
         "db_codes",
         "db_times",
+        "deploy_codes",
+        "deploy_times",
         "message_codes",
         "message_times",
         "request_codes",
@@ -169,6 +187,7 @@ class Recorder:
         "span_times",
         "try_codes",
         "try_times",
+        "version_codes",
     )
 
     REQUEST_CODES = ("request", "workload", "status", "client", "key")
@@ -185,6 +204,9 @@ class Recorder:
     DB_TIMES = ("start", "end", "pool_wait", "lock_wait", "staleness", "work")
     SCALING_CODES = ("service", "replica", "event", "slots", "ready", "total")
     SCALING_TIMES = ("time",)
+    VERSION_CODES = ("service", "replica", "version")
+    DEPLOY_CODES = ("service", "version", "event")
+    DEPLOY_TIMES = ("time", "weight")
 
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
@@ -194,6 +216,8 @@ class Recorder:
         self.message_codes, self.message_times = array("q"), array("d")
         self.db_codes, self.db_times = array("q"), array("d")
         self.scaling_codes, self.scaling_times = array("q"), array("d")
+        self.version_codes = array("q")
+        self.deploy_codes, self.deploy_times = array("q"), array("d")
 
     @property
     def n_requests(self) -> int:
@@ -251,6 +275,8 @@ class RunResult:
     """Replicas of each service at the start (all the time, unless it is autoscaled)."""
     prices: dict[str, float] = field(default_factory=dict)
     """Price of one replica-hour of each service (0 when the scenario gives none)."""
+    version_names: tuple[str, ...] = ()
+    """Names of the versions, as coded in ``versions`` and ``deployments``."""
 
     @property
     def n_requests(self) -> int:
@@ -358,3 +384,24 @@ class RunResult:
             {"service": self.services, "event": SCALING_EVENTS},
         )
         return frame
+
+    @cached_property
+    def versions(self) -> pd.DataFrame:
+        r = self.recorder
+        codes = _columns(r.version_codes, r.VERSION_CODES)
+        return _frame(
+            codes,
+            {},
+            ["service", "replica", "version"],
+            {"service": self.services, "version": self.version_names},
+        )
+
+    @cached_property
+    def deployments(self) -> pd.DataFrame:
+        r = self.recorder
+        return _frame(
+            _columns(r.deploy_codes, r.DEPLOY_CODES),
+            _columns(r.deploy_times, r.DEPLOY_TIMES),
+            ["time", "service", "version", "event", "weight"],
+            {"service": self.services, "version": self.version_names, "event": DEPLOYMENT_EVENTS},
+        )

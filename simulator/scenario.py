@@ -25,8 +25,10 @@ Route steps are one of:
 - ``publish: {broker, queue | topic}`` -- send a message to a broker and go on without waiting for
   its consumers (:mod:`simulator.messaging`: ``brokers`` and ``consumers``).
 
-``faults`` (:mod:`simulator.faults`) injects crashes, latency, errors, slow replicas, partitions
-and brownouts on a schedule.
+``faults`` (:mod:`simulator.faults`) injects crashes, latency, errors, slow replicas, partitions,
+brownouts and node failures on a schedule. ``deployments`` roll services out to new versions
+(rolling, blue-green, canary) and ``nodes`` places replicas on machines
+(:mod:`simulator.deployments`).
 
 Cross-references (unknown services, call cycles, unreachable services) are checked by
 :mod:`simulator.topology` after the schema has validated.
@@ -42,6 +44,7 @@ from simulator.arrivals import ArrivalProcess
 from simulator.autoscaling import AutoscalingConfig, VerticalConfig
 from simulator.balancer import Balancer, RoundRobinConfig, WeightedRoundRobinConfig
 from simulator.database import DatabaseConfig, EventStoreConfig, Op
+from simulator.deployments import Deployment, Nodes, VersionProfile
 from simulator.discovery import DiscoveryConfig
 from simulator.distributions import Distribution
 from simulator.faults import Fault
@@ -194,7 +197,9 @@ class Service(StrictModel):
     (:mod:`simulator.resilience`). ``autoscaling`` starts and drains replicas at run time
     (:mod:`simulator.autoscaling`); a replica it starts gets traffic only after ``startup_time``.
     ``price_per_replica_hour`` prices every replica from its start until it stops (the ``cost``
-    metrics of :mod:`simulator.summary`).
+    metrics of :mod:`simulator.summary`). ``version`` names the code it runs and ``versions`` how
+    other versions behave (what ``deployments`` roll out, :mod:`simulator.deployments`); ``cpu`` is
+    what each replica requests of a node when the scenario has ``nodes``.
     """
 
     replicas: int = Field(1, ge=1, le=100_000)
@@ -213,6 +218,9 @@ class Service(StrictModel):
     autoscaling: AutoscalingConfig | None = None
     startup_time: Latency = 0.0
     price_per_replica_hour: float = Field(0.0, ge=0, allow_inf_nan=False)
+    version: str = Field("v1", min_length=1)
+    versions: dict[str, VersionProfile] = Field(default_factory=dict)
+    cpu: float = Field(1.0, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _replicas_within_autoscaling_bounds(self) -> Service:
@@ -306,6 +314,8 @@ class Scenario(StrictModel):
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     brokers: dict[str, BrokerConfig] = Field(default_factory=dict)
     consumers: list[Consumer] = Field(default_factory=list)
+    deployments: list[Deployment] = Field(default_factory=list)
+    nodes: Nodes | None = None
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("warmup")

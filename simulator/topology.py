@@ -5,7 +5,8 @@ the ``client`` (the source of every workload) and whose edges are calls, weighte
 of calls per request of each workload (``visits``). :func:`check_topology` reports what the schema
 alone cannot see: references to services or routes that do not exist, call cycles (a service that
 ends up calling itself would deadlock a thread-per-request system), services no workload reaches, and
-faults that name unknown services, replicas out of range, or edges along which no route calls.
+faults that name unknown services, replicas out of range, or edges along which no route calls, and
+deployments of unknown services or versions, or onto nodes too small for the replicas.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from patterns.scheduling import NodePool
+from simulator.autoscaling import VerticalConfig
 from simulator.database import EVENT_OPS
 from simulator.errors import Loc, Problem
 from simulator.faults import (
@@ -24,6 +27,7 @@ from simulator.faults import (
     CrashesFault,
     ErrorFault,
     LatencyFault,
+    NodeFailureFault,
     PartitionFault,
     ReplicaFault,
     SlowReplicaFault,
@@ -262,6 +266,7 @@ def check_topology(scenario: Scenario) -> list[Problem]:
                 problems.append(Problem(("network", "edges", index, key), f"unknown service {name!r}"))
     graph = build_topology(scenario)
     problems += _fault_problems(scenario, graph)
+    problems += _deployment_problems(scenario)
     for index, edge in enumerate(scenario.resilience.edges):
         loc = ("resilience", "edges", index)
         unknown = [
@@ -419,6 +424,81 @@ def _fault_problems(scenario: Scenario, graph: nx.DiGraph) -> list[Problem]:
                     )
             case BrownoutFault():
                 known(fault.service, (*at, "service"))
+            case NodeFailureFault():
+                nodes = scenario.nodes
+                if nodes is None:
+                    problems.append(Problem((*at, "node"), "a node_failure needs the scenario's 'nodes'"))
+                elif fault.node >= nodes.count:
+                    problems.append(
+                        Problem((*at, "node"), f"nodes are numbered 0..{nodes.count - 1}, not {fault.node}")
+                    )
+    return problems
+
+
+def _deployment_problems(scenario: Scenario) -> list[Problem]:
+    """Deployments of unknown services or versions, of the version already running, twice on one
+    service, with a strategy the service cannot route; nodes too small for the replicas at the start."""
+    services, problems = scenario.services, []
+    deployed: set[str] = set()
+    for index, deployment in enumerate(scenario.deployments):
+        at: Loc = ("deployments", index)
+        name = deployment.service
+        if name not in services:
+            problems.append(Problem((*at, "service"), f"unknown service {name!r}; known: {_names(services)}"))
+            continue
+        service = services[name]
+        if name in deployed:
+            problems.append(
+                Problem((*at, "service"), f"{name!r} is deployed twice: one deployment per service")
+            )
+        deployed.add(name)
+        if deployment.version == service.version:
+            problems.append(
+                Problem((*at, "version"), f"{name!r} already runs {deployment.version!r}: nothing to deploy")
+            )
+        elif deployment.version not in service.versions:
+            known = _names(service.versions) if service.versions else "none (add them under 'versions')"
+            problems.append(
+                Problem((*at, "version"), f"{name!r} has no version {deployment.version!r}; known: {known}")
+            )
+        if deployment.at >= scenario.duration:
+            problems.append(
+                Problem(
+                    (*at, "at"), f"at ({deployment.at:g}s) must come before the end ({scenario.duration:g}s)"
+                )
+            )
+        if deployment.strategy != "rolling" and service.discovery is not None:
+            problems.append(
+                Problem(
+                    (*at, "strategy"),
+                    f"{deployment.strategy} switches the routable replicas itself: "
+                    f"{name!r} cannot also use discovery",
+                )
+            )
+        if isinstance(service.autoscaling, VerticalConfig):
+            problems.append(
+                Problem(
+                    (*at, "service"),
+                    f"{name!r} scales vertically (a rolling resize): it cannot also be deployed",
+                )
+            )
+    nodes = scenario.nodes
+    if nodes is not None:
+        pool = NodePool(nodes.count, nodes.cpu, nodes.placement)
+        for name, service in services.items():
+            for replica in range(service.replicas):
+                if pool.place(service.cpu) is None:
+                    needed = sum(s.replicas * s.cpu for s in services.values())
+                    problems.append(
+                        Problem(
+                            ("nodes",),
+                            f"{nodes.count} nodes of {nodes.cpu:g} cpu cannot hold the replicas at the start:"
+                            " "
+                            f"{name!r} replica {replica} (cpu {service.cpu:g}) fits nowhere "
+                            f"({needed:g} cpu requested in all, placement {nodes.placement})",
+                        )
+                    )
+                    return problems
     return problems
 
 

@@ -13,11 +13,13 @@ from simulator.distributions import Deterministic, Distribution, Exponential, Un
 from simulator.engine.admission import Door
 from simulator.engine.calls import CachedCallNode, Call, CallNode
 from simulator.engine.database import install_databases
+from simulator.engine.deploying import VersionStation, install_deployments
 from simulator.engine.discovery import Discovery
 from simulator.engine.faults import EdgeFaults, install_faults
 from simulator.engine.flow import BranchNode, LoopNode, ParallelNode, SequenceNode
 from simulator.engine.guard import EdgeGuard, GuardedCallNode
 from simulator.engine.messaging import Brokers
+from simulator.engine.placement import Placement
 from simulator.engine.protocols import Plan
 from simulator.engine.scaling import Meter, Scaler, ScalingReplica, ScalingStation
 from simulator.engine.sources import ClosedSource, OpenSource, Source
@@ -62,6 +64,16 @@ class Engine:
         self.guards: dict[tuple[str, str], EdgeGuard | None] = {}
         resilience = scenario.resilience
         self.expiry = any(p.deadline is not None for p in (resilience.defaults, *resilience.edges))
+        self.versioned = {d.service for d in scenario.deployments} | {
+            name for name, service in scenario.services.items() if service.version in service.versions
+        }
+        self.version_names: list[str] = []
+        for name in sorted(self.versioned, key=self.service_names.index):
+            service = scenario.services[name]
+            for version in (service.version, *service.versions):
+                if version not in self.version_names:
+                    self.version_names.append(version)
+        self.placement = Placement(scenario.nodes) if scenario.nodes is not None else None
         self.stations = {name: self.station(code, name) for code, name in enumerate(scenario.services)}
         self.discovery = {
             name: Discovery(
@@ -79,10 +91,13 @@ class Engine:
         self.scalers = {
             name: self.scaler(code, name)
             for code, (name, service) in enumerate(scenario.services.items())
-            if service.autoscaling is not None
+            if service.autoscaling is not None or name in self.versioned
         }
+        if self.placement is not None:
+            self.placement.scalers.extend(self.scalers.values())
         self.faults = install_faults(self)  # None without faults: then no node gets a hook
         self.databases = install_databases(self)  # None without database ops
+        self.deployments = install_deployments(self)  # None without deployments
         if self.databases is not None:
             self.service_names += tuple(name for name, _ in self.databases.extra)
         self.brokers = Brokers(self) if scenario.brokers else None
@@ -117,7 +132,8 @@ class Engine:
     def station(self, code: int, name: str) -> Station:
         """The run-time form of service ``name``: replicas (with their profiles), policy, neighbours."""
         service = self.scenario.services[name]
-        meter = Meter(self.env) if service.autoscaling is not None else None
+        versioned = name in self.versioned
+        meter = Meter(self.env) if service.autoscaling is not None or versioned else None
         replicas = [
             self.replica(name, index, service.concurrency, meter) for index in range(service.replicas)
         ]
@@ -130,6 +146,20 @@ class Engine:
             self.caches[name] = (
                 TTLCache(config.capacity, config.ttl, self.clock),
                 SingleFlight() if config.coalesce else None,
+            )
+        if versioned:  # replicas run versions a deployment replaces
+            return VersionStation(
+                self.env,
+                self.recorder,
+                code,
+                replicas,
+                policy,
+                affinity,
+                admit,
+                discovered=True,
+                meter=meter,
+                coin=self.coin(f"canary:{name}"),
+                error_coin=self.coin(f"version-errors:{name}"),
             )
         if meter is not None:  # replicas come and go: always a policy, and a station that meters them
             return ScalingStation(
@@ -147,11 +177,23 @@ class Engine:
         )
 
     def replica(
-        self, name: str, index: int, slots: int, meter: Meter | None = None, slowdown: float = 1.0
+        self,
+        name: str,
+        index: int,
+        slots: int,
+        meter: Meter | None = None,
+        slowdown: float = 1.0,
+        version: int | None = None,
     ) -> Replica:
-        """Replica ``index`` of service ``name``: its profile, noisy neighbour and door (a
-        :class:`ScalingReplica` on ``meter`` when the service is autoscaled)."""
+        """Replica ``index`` of service ``name``: its node, profile, version, noisy neighbour and door
+        (a :class:`ScalingReplica` on ``meter`` when the service is autoscaled or deployed).
+
+        The one factory of replicas: with ``nodes`` it places the replica first, and when no node
+        has room it returns ``None`` (only for replicas started at run time: the topology check
+        makes sure the first ones fit)."""
         service = self.scenario.services[name]
+        if self.placement is not None and not self.placement.place(name, index, service.cpu):
+            return None  # type: ignore[return-value]
         profile = service.replica_profiles.get(index)
         if profile is not None:
             slowdown *= profile.slowdown
@@ -160,6 +202,15 @@ class Engine:
             if meter is None
             else ScalingReplica(index, slots, service.queue_capacity, slowdown, meter)
         )
+        if name in self.versioned:
+            assert isinstance(replica, ScalingReplica)
+            code = self.version_code(name, None) if version is None else version
+            behaviour = service.versions.get(self.version_names[code])
+            if behaviour is not None:
+                replica.slowdown *= behaviour.slowdown
+                replica.error_rate = behaviour.error_rate
+            replica.version = code
+            self.recorder.version_codes.extend((self.service_names.index(name), index, code))
         if profile is not None and profile.noisy is not None:
             spells = self.sampler(f"noisy:{name}/{index}", _UNIT_EXPONENTIAL)
             Neighbour(self.env, replica, profile.noisy, spells, self.horizon)
@@ -176,7 +227,6 @@ class Engine:
         service = self.scenario.services[name]
         station = self.stations[name]
         assert isinstance(station, ScalingStation)
-        assert service.autoscaling is not None
         startup = service.startup_time
         if isinstance(startup, float | int):
             delay = float(startup)
@@ -184,12 +234,12 @@ class Engine:
         else:
             draw = self.sampler(f"startup:{name}", startup)
 
-        def make(index: int, slots: int, slowdown: float) -> ScalingReplica:
-            replica = self.replica(name, index, slots, station.meter, slowdown)
-            assert isinstance(replica, ScalingReplica)
+        def make(index: int, slots: int, slowdown: float, version: int) -> ScalingReplica | None:
+            replica = self.replica(name, index, slots, station.meter, slowdown, version)
+            assert replica is None or isinstance(replica, ScalingReplica)
             return replica
 
-        return Scaler(
+        scaler = Scaler(
             self.env,
             code,
             station,
@@ -200,6 +250,16 @@ class Engine:
             make,
             self.recorder,
             self.discovery.get(name),
+        )
+        if self.placement is not None:
+            placement = self.placement
+            scaler.on_stop.append(lambda replica: placement.release(name, replica.index))
+        return scaler
+
+    def version_code(self, service: str, version: str | None) -> int:
+        """The code of ``version`` (``None``: the one ``service`` runs at the start) in the records."""
+        return self.version_names.index(
+            self.scenario.services[service].version if version is None else version
         )
 
     def admission(self, gateway: GatewayConfig) -> Callable[[Call], bool]:
@@ -376,6 +436,7 @@ class Engine:
             callers=self.databases.callers if self.databases is not None else (),
             replicas={name: s.replicas for name, s in self.scenario.services.items()},
             prices={name: s.price_per_replica_hour for name, s in self.scenario.services.items()},
+            version_names=tuple(self.version_names),
         )
 
 

@@ -28,6 +28,7 @@ import simpy
 from simulator.distributions import Exponential, Uniform
 from simulator.engine.calls import Call, CallNode
 from simulator.engine.discovery import schedule_fault
+from simulator.engine.scaling import STOPPED
 from simulator.engine.stations import Replica, Station
 from simulator.faults import (
     BrownoutFault,
@@ -35,6 +36,7 @@ from simulator.faults import (
     CrashesFault,
     ErrorFault,
     LatencyFault,
+    NodeFailureFault,
     PartitionFault,
     ReplicaFault,
     SlowReplicaFault,
@@ -132,6 +134,9 @@ class Faults:
                 self.service_errors.setdefault(fault.service, []).append(
                     (fault.at, fault.end, fault.rate, coin)
                 )
+            case NodeFailureFault():
+                if fault.at < self.horizon:
+                    self.later(fault.at, lambda: self.fail_node(index, fault))
             case _:
                 raise TypeError(f"unknown fault {fault!r}")
 
@@ -164,6 +169,29 @@ class Faults:
         if discovery is not None:
             discovery.register(index)
         self.log.append(FaultEvent(self.env.now, fault, "restart", service, index))
+
+    def fail_node(self, fault_index: int, fault: NodeFailureFault) -> None:
+        """Node ``fault.node`` goes down: crash every replica on it at once; bring them back with it."""
+        placement = self.engine.placement
+        assert placement is not None  # checked: a node_failure needs nodes
+        placement.pool.fail(fault.node)
+        crashed = [
+            (service, index)
+            for service, index in placement.replicas(fault.node)
+            if self.crash(fault_index, service, index)
+        ]
+
+        def restore() -> None:
+            placement.pool.restore(fault.node)
+            still = set(placement.replicas(fault.node))
+            for service, index in crashed:
+                stopped = getattr(self.stations[service].replicas[index], "state", None) == STOPPED
+                if (service, index) in still and not stopped:
+                    self.restart(fault_index, service, index)
+            placement.freed()
+
+        if fault.restart_after is not None:
+            self.later(fault.restart_after, restore)
 
     def slow(self, replicas: list[Replica], factor: float, at: float, end: float) -> None:
         """Multiply the replicas' slowdown by ``factor`` from ``at`` to ``end``, then undo it."""

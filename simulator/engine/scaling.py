@@ -1,6 +1,8 @@
 """Autoscaling at run time: replicas that start, become ready, drain and stop, and the control loop.
 
-Only services with an ``autoscaling`` block use this module; the others keep the plain
+Services with an ``autoscaling`` block or a deployment (:mod:`simulator.engine.deploying`) use this
+module -- a deployed service without an autoscaler gets a :class:`Scaler` without control loop, just
+the lifecycle; the others keep the plain
 :class:`~simulator.engine.stations.Station` and :class:`~simulator.engine.stations.Replica` and pay
 nothing. An autoscaled service gets
 
@@ -34,7 +36,9 @@ Hooks for what comes next:
   per replica, drain the predecessor when the successor is ready);
 * **node placement**: every replica is created by :meth:`Scaler.start` through the engine's
   ``make_replica`` factory, the one place to pick a node (and the slowdown or the failure domain
-  that comes with it) before the replica exists.
+  that comes with it) before the replica exists. With ``nodes``, a replica that fits on no node is
+  *pending*: it has no index and no record yet, and :meth:`Scaler.retry` starts it when the
+  placement says capacity freed (the scheduler's queue of unschedulable pods).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
 
     from simulator.engine.calls import Call
 
-__all__ = ["METRIC_SOURCES", "Meter", "Scaler", "ScalingReplica", "ScalingStation"]
+__all__ = ["METRIC_SOURCES", "STOPPED", "Meter", "Scaler", "ScalingReplica", "ScalingStation"]
 
 STARTING, SERVING, PRESTOP, DRAINING, STOPPED = range(5)
 _START, _READY, _DRAIN, _STOP = range(4)  # codes of records.SCALING_EVENTS
@@ -97,12 +101,13 @@ class Meter:
 class ScalingReplica(Replica):
     """A replica of an autoscaled service: its busy slots feed the meter while it is serving."""
 
-    __slots__ = ("_busy", "counted", "meter", "state")
+    __slots__ = ("_busy", "counted", "error_rate", "meter", "state", "version")
 
     def __init__(
         self, index: int, slots: int, queue_capacity: int | None, slowdown: float, meter: Meter
     ) -> None:
         self.meter, self.counted, self._busy, self.state = meter, False, 0, STARTING
+        self.version, self.error_rate = 0, 0.0  # the code it runs (a version code of the run)
         super().__init__(index, slots, queue_capacity, slowdown)
 
     @property  # type: ignore[override]
@@ -140,6 +145,10 @@ class ScalingStation(Station):
         replica = call.replica
         if replica.state == DRAINING and replica.idle():  # type: ignore[attr-defined]
             self.scaler.stop(replica)  # type: ignore[union-attr, arg-type]
+
+    def refresh(self) -> None:
+        """The serving replicas changed: route to all of them (a deployment may route to fewer)."""
+        self.healthy = [r.index for r in self.scaler.serving]  # type: ignore[union-attr]
 
 
 def _per_replica(scaler: Scaler, value: float) -> float:
@@ -194,26 +203,35 @@ METRIC_SOURCES: dict[str, Callable[[Scaler], Callable[[], float]]] = {
 
 
 class Scaler:
-    """The control loop of one autoscaled service, and the lifecycle of its replicas."""
+    """The control loop of one autoscaled service (none when ``config`` is ``None``: a deployed
+    service that does not autoscale), and the lifecycle of its replicas.
+
+    ``version`` is the version code new replicas get unless told otherwise; ``paused`` holds the
+    control loop (a rollout is under way); ``on_ready`` is told of every replica that becomes
+    ready; ``on_stop`` of every replica that is gone (its node's capacity is free again).
+    """
 
     def __init__(
         self,
         env: simpy.Environment,
         code: int,
         station: ScalingStation,
-        config: AutoscalingConfig,
+        config: AutoscalingConfig | None,
         clock: Callable[[], float],
         horizon: float,
         startup: Callable[[], float],
-        make_replica: Callable[[int, int, float], ScalingReplica],
+        make_replica: Callable[[int, int, float, int], ScalingReplica | None],
         recorder: Recorder,
         discovery: Discovery | None,
     ) -> None:
         self.env, self.code, self.station, self.config = env, code, station, config
         self.startup, self.make_replica, self.discovery = startup, make_replica, discovery
         self.codes, self.times = recorder.scaling_codes, recorder.scaling_times
-        self.rule: Autoscaler = build_autoscaler(config, clock)
         self.vertical = isinstance(config, VerticalConfig)
+        self.version, self.paused = station.replicas[0].version, False  # type: ignore[attr-defined]
+        self.pending: list[tuple[int, float, int]] = []  # (slots, slowdown, version) waiting for a node
+        self.on_ready: list[Callable[[ScalingReplica], None]] = []
+        self.on_stop: list[Callable[[ScalingReplica], None]] = []
         self.meter = station.meter
         station.scaler = self
         self.starting: list[ScalingReplica] = []
@@ -226,13 +244,16 @@ class Scaler:
             else 0.0
         )
         self.last = self.meter.snapshot()
-        self.metric_source: Callable[[], float] = METRIC_SOURCES[config.metric](self)
         for replica in station.replicas:
             assert isinstance(replica, ScalingReplica)
             self.starting.append(replica)
             self.record(replica, _START)
             self.ready(replica, publish=False)
-        Ticker(env, config.sync_period, self.sync, horizon, config.sync_period)
+        station.watchers.append(self.crashed)
+        if config is not None:
+            self.rule: Autoscaler = build_autoscaler(config, clock)
+            self.metric_source: Callable[[], float] = METRIC_SOURCES[config.metric](self)
+            Ticker(env, config.sync_period, self.sync, horizon, config.sync_period)
 
     # -- measurement ---------------------------------------------------------------------------
 
@@ -253,18 +274,22 @@ class Scaler:
         for replica in [r for r in self.draining if r.state == DRAINING and r.idle()]:
             self.stop(replica)  # drained without a release to notice it (a crash, expired calls)
         metric = self.metric_source()
+        if self.paused:
+            return
         if self.vertical:
             size = self.rule.desired(self.size, metric)
             if size != self.size:
                 self.size = size
                 self.roll()
             return
-        current = len(self.starting) + len(self.serving)
+        current = len(self.starting) + len(self.serving) + len(self.pending)
         desired = self.rule.desired(current, metric)
         for _ in range(desired - current):
             self.start()
         for _ in range(current - desired):
-            if self.starting:
+            if self.pending:
+                self.pending.pop()
+            elif self.starting:
                 self.cancel(self.starting[-1])
             else:
                 self.drain(self.serving[-1])
@@ -277,9 +302,16 @@ class Scaler:
 
     # -- the lifecycle -------------------------------------------------------------------------
 
-    def start(self, slots: int | None = None, slowdown: float = 1.0) -> ScalingReplica:
-        """Create a replica (``slots`` defaults to the current size); it is ready after a start-up time."""
-        replica = self.make_replica(len(self.station.replicas), slots or self.size, slowdown)
+    def start(
+        self, slots: int | None = None, slowdown: float = 1.0, version: int | None = None
+    ) -> ScalingReplica | None:
+        """Create a replica (``slots`` defaults to the current size, ``version`` to :attr:`version`);
+        it is ready after a start-up time. ``None`` if no node has room: it is pending."""
+        slots, version = slots or self.size, self.version if version is None else version
+        replica = self.make_replica(len(self.station.replicas), slots, slowdown, version)
+        if replica is None:
+            self.pending.append((slots, slowdown, version))
+            return None
         self.station.replicas.append(replica)
         self.starting.append(replica)
         self.record(replica, _START)
@@ -304,6 +336,8 @@ class Scaler:
         if publish:
             self.publish(joined=replica)
         self.record(replica, _READY)
+        for listener in self.on_ready:
+            listener(replica)
         if self.vertical and replica.slots == self.size:
             outdated = [r for r in self.serving if r.slots != self.size]
             if outdated:
@@ -314,6 +348,8 @@ class Scaler:
         self.starting.remove(replica)
         replica.state, replica.alive = STOPPED, False
         self.record(replica, _STOP)
+        for listener in self.on_stop:
+            listener(replica)
 
     def drain(self, replica: ScalingReplica) -> None:
         """Take ``replica`` out of rotation; it stops when it has finished what it holds."""
@@ -344,11 +380,27 @@ class Scaler:
         replica.state, replica.alive = STOPPED, False
         self.draining.remove(replica)
         self.record(replica, _STOP)
+        for listener in self.on_stop:
+            listener(replica)
+
+    def crashed(self, index: int, alive: bool) -> None:
+        """A crash emptied a draining replica: it is gone (nothing will release a call to notice)."""
+        replica = self.station.replicas[index]
+        if not alive and replica.state == DRAINING:  # type: ignore[attr-defined]
+            self.stop(replica)  # type: ignore[arg-type]
+
+    def retry(self) -> None:
+        """Capacity freed somewhere: start the pending replicas that fit now, oldest first."""
+        waiting, self.pending = self.pending, []
+        for index, (slots, slowdown, version) in enumerate(waiting):
+            if self.start(slots, slowdown, version) is None:
+                self.pending += waiting[index + 1 :]  # the one just refused is pending again
+                return
 
     def publish(self, joined: Replica | None = None, left: Replica | None = None) -> None:
         """Tell the callers: through discovery when the service has it, else the healthy list directly."""
         if self.discovery is None:
-            self.station.healthy = [r.index for r in self.serving]
+            self.station.refresh()
         elif joined is not None:
             self.discovery.register(joined.index)
         elif left is not None:
