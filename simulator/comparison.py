@@ -99,6 +99,16 @@ class Comparison:
         """Every variant's replica changes (autoscaled services), with ``variant`` and ``replication``."""
         return self._stacked({name: e.scaling for name, e in self.experiments.items()})
 
+    @cached_property
+    def versions(self) -> pd.DataFrame:
+        """Every variant's replica versions (deployed services), with ``variant`` and ``replication``."""
+        return self._stacked({name: e.versions for name, e in self.experiments.items()})
+
+    @cached_property
+    def deployments(self) -> pd.DataFrame:
+        """Every variant's rollout events, with ``variant`` and ``replication`` columns."""
+        return self._stacked({name: e.deployments for name, e in self.experiments.items()})
+
     def spans(self) -> pd.DataFrame:
         """Every variant's spans (large: one row per call), with ``variant`` and ``replication``."""
         return self._stacked({name: e.spans for name, e in self.experiments.items()})

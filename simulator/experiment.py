@@ -83,6 +83,14 @@ class Experiment:
     def scaling(self) -> pd.DataFrame:
         return self._stacked([r.scaling for r in self.results])
 
+    @cached_property
+    def versions(self) -> pd.DataFrame:
+        return self._stacked([r.versions for r in self.results])
+
+    @cached_property
+    def deployments(self) -> pd.DataFrame:
+        return self._stacked([r.deployments for r in self.results])
+
 
 def run_experiment(
     scenario: Scenario,

@@ -8,6 +8,7 @@ saves it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from simulator.figures import axes_or_new
 from simulator.records import ANSWERED
+from simulator.releases import VERSION_SEPARATOR
 from simulator.timeseries import DATABASE_PREFIX, REQUEST_SCOPE
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "is_channel",
     "is_edge",
+    "is_version",
     "plot_backlog",
     "plot_breaker_open",
     "plot_cost",
@@ -33,9 +36,16 @@ __all__ = [
     "plot_message_lag",
     "plot_replicas",
     "plot_throughput",
+    "plot_traffic_share",
     "plot_utilization",
+    "plot_versions",
     "shade_windows",
 ]
+
+
+def is_version(scopes: pd.Series) -> pd.Series:
+    """Which time-series rows belong to a version of a service (scope ``service@version``)."""
+    return scopes.astype(str).str.contains(VERSION_SEPARATOR, regex=False)
 
 
 def is_edge(scopes: pd.Series) -> pd.Series:
@@ -148,6 +158,7 @@ def plot_utilization(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
         & ~is_edge(scopes)
         & ~is_channel(series)
         & ~scopes.str.startswith(DATABASE_PREFIX)
+        & ~is_version(scopes)
     ]
     variants = variants_in(series)
     if not variants:
@@ -225,7 +236,9 @@ def plot_backlog(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def _service_rows(series: pd.DataFrame, services: list[str] | None) -> pd.DataFrame:
-    rows = series[(series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"])]
+    rows = series[
+        (series["scope"] != REQUEST_SCOPE) & ~is_edge(series["scope"]) & ~is_version(series["scope"])
+    ]
     return rows if services is None else rows[rows["scope"].isin(services)]
 
 
@@ -242,6 +255,35 @@ def plot_replicas(series: pd.DataFrame, services: list[str] | None = None, ax: A
         lines.append((group["time"], group["replicas"], label))
     ax = _over_time(axes_or_new(ax), lines, "replicas getting traffic (mean per bin)", "Replicas over time")
     ax.set_ylim(bottom=0)
+    return ax
+
+
+def _version_lines(series: pd.DataFrame, column: str, keep: Callable[[str], bool]) -> list:
+    rows = _by_time(series[is_version(series["scope"])])
+    keys = ["variant", "scope"] if variants_in(series) else ["scope"]
+    lines = []
+    for key, group in rows.groupby(keys, sort=False):
+        parts = key if isinstance(key, tuple) else (key,)
+        if keep(str(parts[-1])):
+            lines.append((group["time"], group[column], ": ".join(str(p) for p in parts)))
+    return lines
+
+
+def plot_versions(series: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Mean replicas of each version getting traffic, per time bin: a line per ``service@version``
+    (per variant and version when comparing)."""
+    lines = _version_lines(series, "replicas", lambda scope: True)
+    ax = _over_time(axes_or_new(ax), lines, "replicas getting traffic (mean per bin)", "Replicas by version")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def plot_traffic_share(series: pd.DataFrame, versions: list[str], ax: Axes | None = None) -> Axes:
+    """Share of a service's calls that went to ``versions`` (``service@version`` scopes: the new
+    ones), per time bin: a line per version, or per variant when comparing."""
+    lines = _version_lines(series, "traffic_share", lambda scope: scope in versions)
+    ax = _over_time(axes_or_new(ax), lines, "share of the service's calls", "Traffic to the new version")
+    ax.set_ylim(-0.02, 1.02)
     return ax
 
 

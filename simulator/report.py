@@ -14,6 +14,10 @@ database operations (:mod:`simulator.database`), also ``db_ops.csv`` and ``datab
 When services are autoscaled, also
 ``scaling.csv`` and ``replicas.png`` (replicas over time of the autoscaled services, per variant);
 when replicas have a price, ``cost.png`` (cumulative cost per variant) and ``cost`` in the headline.
+With deployments (:mod:`simulator.deployments`), also ``deployments.csv`` (the rollout events),
+``versions.csv`` (the version of each replica), ``versions.png`` (replicas by version over time),
+``traffic_share.png`` (share of calls to the new versions), a table per version and the events of
+each variant's first replication.
 """
 
 from __future__ import annotations
@@ -38,13 +42,16 @@ from simulator.plots import (
     plot_message_lag,
     plot_replicas,
     plot_throughput,
+    plot_traffic_share,
     plot_utilization,
+    plot_versions,
     shade_windows,
 )
 from simulator.tables import (
     CHANNEL_COLUMNS,
     EDGE_COLUMNS,
     SERVICE_COLUMNS,
+    VERSION_COLUMNS,
     channel_frames,
     database_columns,
     database_frames,
@@ -52,6 +59,7 @@ from simulator.tables import (
     format_interval,
     headline_rows,
     split_summary,
+    version_frames,
 )
 from simulator.topology import draw_topology
 
@@ -144,6 +152,17 @@ def _scope_table(
     return lines
 
 
+def _rollout_lines(events: pd.DataFrame) -> list[str]:
+    """The rollout events of the first replication, as a table (time, service, version, event, weight)."""
+    rows = events[events["replication"] == 0] if "replication" in events else events
+    if rows.empty:
+        return ["No rollout started."]
+    lines = ["| time (s) | service | version | event | traffic to it |", "|---|---|---|---|---|"]
+    for row in rows.itertuples():
+        lines.append(f"| {row.time:.1f} | {row.service} | {row.version} | {row.event} | {row.weight:.0%} |")
+    return lines
+
+
 def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     base = comparison.base
     scenario = base.scenario
@@ -187,6 +206,16 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
                 *_scope_table("edge", edges, EDGE_COLUMNS),
                 "",
             ]
+        versions = version_frames(experiment.summary)
+        if versions:
+            lines += [
+                f"## Versions{f' ({name})' if compared else ''}",
+                "",
+                *_scope_table("version", versions, VERSION_COLUMNS),
+                "",
+                *_rollout_lines(experiment.deployments),
+                "",
+            ]
         channels = channel_frames(experiment.summary)
         if channels:
             lines += [
@@ -202,7 +231,7 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
         "",
         "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with",
         "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling `scaling.csv`,",
-        "with brokers `messages.csv`",
+        "with brokers `messages.csv`, with deployments `deployments.csv` and `versions.csv`",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -232,6 +261,10 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     scaled = sorted(set(comparison.scaling["service"].astype(str))) if len(comparison.scaling) else []
     if scaled:
         tables["scaling"] = comparison.scaling
+    deployed = any(e.scenario.deployments for e in comparison.experiments.values())
+    if deployed:
+        tables["deployments"] = comparison.deployments
+        tables["versions"] = comparison.versions
     priced = any(
         service.price_per_replica_hour > 0
         for experiment in comparison.experiments.values()
@@ -301,6 +334,26 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_replicas(series, scaled, ax), faults),
             )
         )
+    if deployed:
+        new = sorted(
+            {
+                f"{d.service}@{d.version}"
+                for e in comparison.experiments.values()
+                for d in e.scenario.deployments
+            }
+        )
+        figures += [
+            (
+                "versions.png",
+                "Replicas by version",
+                lambda ax: shade_windows(plot_versions(series, ax), faults),
+            ),
+            (
+                "traffic_share.png",
+                "Traffic to the new version",
+                lambda ax: shade_windows(plot_traffic_share(series, new, ax), faults),
+            ),
+        ]
     if priced:
         figures.append(("cost.png", "Cumulative cost", lambda ax: plot_cost(series, ax)))
     for file, _, draw in figures:

@@ -51,6 +51,9 @@ of writes that had to wait); with read replicas ``<db>.replica_reads`` (share of
 ``<db>.staleness_mean``, ``<db>.staleness_p99`` (seconds, over replica reads) and ``<db>.stale_reads``
 (share of replica reads that missed a committed write); with an event store ``<db>.rehydration_mean``,
 ``<db>.rehydration_p99`` (seconds a load worked) and ``<db>.replayed_mean`` (events replayed per load).
+With deployments (:mod:`simulator.releases`), per ``<service>@<version>``: ``share`` (of the
+service's calls), ``error_rate`` and ``sojourn``; per deployed service ``rolled_back`` and
+``rollout_time``.
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -65,6 +68,7 @@ from scipy.special import stdtrit
 
 from simulator.provisioning import provisioning
 from simulator.records import ANSWERED, BREAKER_STATES, RunResult
+from simulator.releases import version_metrics
 from simulator.timeseries import level_average
 
 __all__ = [
@@ -146,6 +150,8 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics.update(completion_metrics(result, inside))
     if result.callers:
         metrics.update(database_metrics(result, inside["request"]))
+    if result.version_names:
+        metrics.update(version_metrics(result))
     return metrics
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "HEADLINE",
     "OUTCOME_ROWS",
     "SERVICE_COLUMNS",
+    "VERSION_COLUMNS",
     "channel_frames",
     "database_columns",
     "database_frames",
@@ -25,6 +26,7 @@ __all__ = [
     "format_interval",
     "headline_rows",
     "split_summary",
+    "version_frames",
 ]
 
 HEADLINE = {
@@ -98,6 +100,12 @@ SERVICE_COLUMNS = {
     "cache_hits": ("cache hits", "%", 100.0),
     "replicas_mean": ("replicas", "mean", 1.0),
 }
+VERSION_COLUMNS = {
+    "share": ("share of calls", "%", 100.0),
+    "error_rate": ("errors", "%", 100.0),
+    "sojourn": ("sojourn", "ms", 1e3),
+}
+"""Columns of the per-version table (:mod:`simulator.releases`)."""
 
 
 def headline_rows(overall: list[pd.DataFrame]) -> dict[str, tuple[str, str, float]]:
@@ -124,6 +132,8 @@ def _scoped(summary: pd.DataFrame, edges: bool, channels: bool = False) -> dict[
         scope, metric = name.rsplit(".", 1)
         if (scope in channel_scopes) != channels:
             continue
+        if "@" in scope and not channels:
+            continue  # a version of a service (version_frames)
         if channels or ("->" in scope) == edges:
             scopes.setdefault(scope, pd.DataFrame(columns=summary.columns))
             scopes[scope].loc[metric] = summary.loc[name]
@@ -144,6 +154,16 @@ def edge_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def channel_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per queue or consumer group (``<channel>.metric`` rows), one frame of its metrics."""
     return _scoped(summary, edges=False, channels=True)
+
+
+def version_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per version of a deployed service (``service@version.metric`` rows), one frame of its metrics."""
+    scopes: dict[str, pd.DataFrame] = {}
+    for name in summary.index[summary.index.str.contains("@", regex=False)]:
+        scope, metric = name.rsplit(".", 1)
+        scopes.setdefault(scope, pd.DataFrame(columns=summary.columns))
+        scopes[scope].loc[metric] = summary.loc[name]
+    return scopes
 
 
 def database_frames(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:

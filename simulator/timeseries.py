@@ -25,7 +25,10 @@ a consumer group, its lag in messages) and ``lag_p99`` (seconds from publication
 of the messages acked in the bin). For each database with ``op`` calls
 (scope ``db:<name>``, over the operations that asked for a connection in the bin): ``ops_per_s``,
 ``pool_exhausted_per_s``, and the means ``pool_wait``, ``lock_wait`` (writes with a row lock) and
-``staleness`` (replica reads), in seconds (NaN when the bin has none).
+``staleness`` (replica reads), in seconds (NaN when the bin has none). For each version of a
+deployed service (scope ``<service>@<version>``, :mod:`simulator.releases`): ``replicas`` (mean
+replicas of that version getting traffic) and ``traffic_share`` (share of the service's calls that
+went to it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import pandas as pd
 
 from simulator.provisioning import provisioning
 from simulator.records import ANSWERED, SUCCESSFUL, RunResult
+from simulator.releases import version_series
 
 __all__ = ["DATABASE_PREFIX", "REQUEST_SCOPE", "bin_edges", "level_average", "timeseries"]
 
@@ -216,6 +220,8 @@ def timeseries(result: RunResult) -> pd.DataFrame:
         *_channel_rows(result, edges),
         *_database_rows(result, edges),
     ]
+    if result.version_names:
+        frames.append(version_series(result, edges))
     frame = pd.concat(frames, ignore_index=True)
     frame["scope"] = frame["scope"].astype(str)
     return frame
