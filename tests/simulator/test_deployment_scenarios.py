@@ -135,7 +135,8 @@ def test_canary_rolls_a_bad_release_back_before_it_reaches_more_than_its_share()
     assert share <= 0.1 + Z * math.sqrt(0.1 * 0.9 / len(during))
     # the bad calls: about 20% of the canary's few, none after the rollback
     bad = spans[spans["version"] == "v2"]
-    assert len(bad) > 0 and bad["arrival"].max() < ended
+    assert len(bad) > 0
+    assert bad["arrival"].max() < ended
     assert "v2" not in final_versions(result)
     assert final_versions(result) == ["v1"] * DESIRED
 
@@ -244,7 +245,8 @@ def test_unused_features_leave_the_records_bit_identical() -> None:
     assert all(type(s) is Station for s in engine.stations.values())
     for table in ("requests", "spans", "scaling"):
         assert getattr(plain, table).equals(getattr(other, table)), table
-    assert other.versions.empty and other.deployments.empty
+    assert other.versions.empty
+    assert other.deployments.empty
 
 
 @pytest.mark.parametrize(
@@ -260,12 +262,12 @@ def test_unused_features_leave_the_records_bit_identical() -> None:
 def test_mistakes_in_deployments_are_reported_with_their_path(
     deployment: dict[str, Any], extra: dict[str, Any], message: str
 ) -> None:
-    data = {"service": "api", "version": "v2", "at": AT, **deployment}
+    raw = scenario(None).model_dump(by_alias=True)
+    raw.update(extra)
+    raw["deployments"] = [{"service": "api", "version": "v2", "at": AT, **deployment}]
     with pytest.raises(ScenarioError, match=message) as caught:
-        raw = scenario(None, **extra).model_dump(by_alias=True)
-        raw["deployments"] = [data]
         scenario_from_dict(raw)
-    assert str(caught.value)
+    assert "•" in str(caught.value)
 
 
 def test_version_spans_and_series_add_up() -> None:
