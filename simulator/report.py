@@ -342,16 +342,18 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 for d in e.scenario.deployments
             }
         )
+        rolled = [name for name, e in comparison.experiments.items() if e.scenario.deployments]
+        released = series[series["variant"].isin(rolled)]  # variants that deploy something
         figures += [
             (
                 "versions.png",
                 "Replicas by version",
-                lambda ax: shade_windows(plot_versions(series, ax), faults),
+                lambda ax: shade_windows(plot_versions(released, ax), faults),
             ),
             (
                 "traffic_share.png",
                 "Traffic to the new version",
-                lambda ax: shade_windows(plot_traffic_share(series, new, ax), faults),
+                lambda ax: shade_windows(plot_traffic_share(released, new, ax), faults),
             ),
         ]
     if priced:

@@ -280,3 +280,22 @@ def test_version_spans_and_series_add_up() -> None:
     rows = series[series["scope"].str.contains("@")]
     shares = rows.groupby("time")["traffic_share"].sum(min_count=1).dropna()
     assert np.allclose(shares, 1.0)
+
+
+@pytest.mark.slow
+def test_the_bundled_comparison_tells_the_story(tmp_path: Any) -> None:
+    """deployments.yaml: the canary keeps the error rate near v1's while rolling and blue-green let
+    the bad release serve everything; packing puts all of web on the failed node."""
+    from simulator.comparison import run_comparison
+    from simulator.report import write_report
+
+    comparison = run_comparison(bundled("deployments"), replications=1)
+    rate = {name: e.per_replication["error_rate"].iloc[0] for name, e in comparison.experiments.items()}
+    assert rate["canary"] < 0.01 < 0.1 < rate["base"]
+    assert rate["blue-green"] > 0.1
+    assert rate["canary-good"] < 0.005
+    assert rate["nodes-spread"] < rate["nodes-pack"]
+    rolled = comparison.experiments["canary"].per_replication["api.rolled_back"].iloc[0]
+    assert rolled == 1.0
+    written = {path.name for path in write_report(comparison, tmp_path)}
+    assert {"deployments.csv", "versions.csv", "versions.png", "traffic_share.png", "cost.png"} <= written
