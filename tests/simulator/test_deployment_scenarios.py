@@ -299,3 +299,20 @@ def test_the_bundled_comparison_tells_the_story(tmp_path: Any) -> None:
     assert rolled == 1.0
     written = {path.name for path in write_report(comparison, tmp_path)}
     assert {"deployments.csv", "versions.csv", "versions.png", "traffic_share.png", "cost.png"} <= written
+
+
+def test_version_plots_draw_a_line_per_version() -> None:
+    from matplotlib.figure import Figure
+
+    from simulator.plots import plot_traffic_share, plot_versions
+    from simulator.timeseries import timeseries
+
+    series = timeseries(simulate(scenario(CANARY, release=GOOD)))
+    figure = Figure()
+    replicas = plot_versions(series, figure.subplots())
+    assert [line.get_label() for line in replicas.get_lines()] == ["api@v1", "api@v2"]
+    last = replicas.get_lines()[1].get_ydata()[-1]
+    assert last == pytest.approx(DESIRED)
+    share = plot_traffic_share(series, ["api@v2"], Figure().subplots())
+    assert [line.get_label() for line in share.get_lines()] == ["api@v2"]
+    assert share.get_ylabel() == "share of the service's calls"
