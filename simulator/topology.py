@@ -29,7 +29,7 @@ from simulator.faults import (
     SlowReplicaFault,
 )
 from simulator.figures import axes_or_new
-from simulator.messaging import PublishTarget
+from simulator.messaging import PublishTarget, scaled_channel
 from simulator.scenario import (
     CLIENT,
     BranchStep,
@@ -330,6 +330,23 @@ def _messaging_problems(scenario: Scenario) -> list[Problem]:
                 Problem(loc, f"{consumer.channel!r} is already read by consumer {channels[consumer.channel]}")
             )
         channels.setdefault(consumer.channel, index)
+    known = {*channels, *(name for config in brokers.values() for name in config.queues)}
+    for name, service in services.items():
+        scaling = service.autoscaling
+        if scaling is None or scaling.metric != "backlog":
+            continue
+        loc = ("services", name, "autoscaling", "channel" if scaling.channel is not None else "metric")
+        try:
+            channel = scaled_channel(name, scaling.channel, scenario.consumers)
+        except ValueError as error:
+            problems.append(Problem(loc, str(error)))
+            continue
+        if channel not in known:
+            problems.append(
+                Problem(
+                    loc, f"unknown queue or consumer group {channel!r}; known: {_names(dict.fromkeys(known))}"
+                )
+            )
     owners: dict[str, str] = dict.fromkeys(services, "a service")
     for broker, config in brokers.items():
         if broker in services or broker == CLIENT:

@@ -23,6 +23,7 @@ from simulator.engine.scaling import Meter, Scaler, ScalingReplica, ScalingStati
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
 from simulator.gateway import GatewayConfig, build_limiter
+from simulator.messaging import scaled_channel
 from simulator.records import Recorder, RunResult
 from simulator.resilience import build_gate, build_shedder
 from simulator.scenario import (
@@ -88,6 +89,10 @@ class Engine:
         self.brokers = Brokers(self) if scenario.brokers else None
         if self.brokers is not None:
             self.brokers.start_consumers()
+            for name, scaler in self.scalers.items():  # KEDA: consumers scaled on their backlog
+                if scaler.config.metric == "backlog":
+                    channel = scaled_channel(name, scaler.config.channel, scenario.consumers)
+                    scaler.backlog = lambda channel=channel: self.backlog(channel)  # type: ignore[misc]
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):

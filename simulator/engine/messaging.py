@@ -324,7 +324,7 @@ class _ConsumerRun:
         self.plan: Plan = (
             node if engine.faults is None else engine.faults.hook(config.broker, config.service, node)
         )
-        self.keys: list[tuple[int, int] | None] = [None] * len(self.station.replicas)
+        self.keys: dict[int, tuple[int, int]] = {}  # subscribed replicas (an autoscaler adds more)
         for replica in self.station.replicas:
             if replica.alive:
                 self.join(replica.index)
@@ -336,11 +336,13 @@ class _ConsumerRun:
         self.channel.subscribe(key, self.config.prefetch, self.config.ack_timeout)
 
     def watch(self, index: int, alive: bool) -> None:
-        """The station's replica ``index`` crashed or restarted."""
-        key = self.keys[index]
+        """The station's replica ``index`` crashed or restarted, or (autoscaled) became ready or drains."""
+        key = self.keys.get(index)
         if not alive and key is not None:
-            self.keys[index] = None
-            self.channel.unsubscribe(key, requeue=False)  # what it held waits for its ack timeouts
+            del self.keys[index]
+            # what it held: a crashed replica's deliveries wait for their ack timeouts; a draining
+            # one (autoscaling) finishes and acks them, since its incarnation stays the same
+            self.channel.unsubscribe(key, requeue=False)
         elif alive and key is None:
             self.join(index)
             self.pump()
