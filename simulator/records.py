@@ -251,6 +251,8 @@ class RunResult:
     """Replicas of each service at the start (all the time, unless it is autoscaled)."""
     prices: dict[str, float] = field(default_factory=dict)
     """Price of one replica-hour of each service (0 when the scenario gives none)."""
+    read_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """CQRS read models: database -> the channels its projectors apply (see ``topology.read_models``)."""
 
     @property
     def n_requests(self) -> int:

@@ -38,6 +38,7 @@ from simulator.scenario import (
     Step,
 )
 from simulator.streams import RandomStreams
+from simulator.topology import read_models
 
 __all__ = ["Engine", "Progress", "simulate"]
 
@@ -89,6 +90,8 @@ class Engine:
         self.brokers = Brokers(self) if scenario.brokers else None
         if self.brokers is not None:
             self.brokers.start_consumers()
+            if self.databases is not None:
+                self.brokers.publish_appends(self.databases.stores)
             for name, scaler in self.scalers.items():  # KEDA: consumers scaled on their backlog
                 if scaler.config.metric == "backlog":
                     channel = scaled_channel(name, scaler.config.channel, scenario.consumers)
@@ -381,6 +384,7 @@ class Engine:
             callers=self.databases.callers if self.databases is not None else (),
             replicas={name: s.replicas for name, s in self.scenario.services.items()},
             prices={name: s.price_per_replica_hour for name, s in self.scenario.services.items()},
+            read_models=read_models(self.scenario) if self.brokers is not None else {},
         )
 
 

@@ -12,7 +12,9 @@ The schema and the model are in :mod:`simulator.messaging`. Here:
   pushes each delivery to that replica (:meth:`Station.deliver`) as a call whose request and
   continuation is a :class:`_Handling`, acks or nacks when the handling ends, and arms the delivery's
   ack timeout. It watches the station: a crash unsubscribes the replica (its deliveries then wait
-  for their ack timeouts), a restart subscribes it again.
+  for their ack timeouts), a restart subscribes it again;
+* :meth:`Brokers.publish_appends` subscribes to the event stores whose ``event_store.publish`` names
+  a queue or topic, and publishes each committed append there (a CQRS write side's feed).
 
 Nothing here exists for a scenario without brokers: the engine then builds no :class:`Brokers`.
 """
@@ -27,6 +29,7 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
+from patterns.eventsourcing import EventStore
 from patterns.messaging import Channel, ConsumerGroup, Delivery, Message, Queue, Settled, Topic
 from simulator.distributions import Uniform
 from simulator.engine.calls import Call, CallNode
@@ -159,6 +162,16 @@ class Brokers:
         for line in lines:
             if line.consumer is not None:
                 line.consumer.pump()
+
+    def publish_appends(self, stores: dict[str, EventStore]) -> None:
+        """Event stores with ``publish``: subscribe to each, publishing every committed append (the
+        appending request's message) to the target, at the commit instant."""
+        for name, service in self.engine.scenario.services.items():
+            config = service.event_store
+            if config is None or config.publish is None or name not in stores:
+                continue
+            target = config.publish
+            stores[name].subscribe(lambda event, target=target: self.store(target, event.data))
 
     # --- for the autoscaler and the end of the run -----------------------------------------------
 
