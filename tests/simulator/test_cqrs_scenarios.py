@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
 from simulator.analytic import mmc
+from simulator.loader import merge_overrides
 from simulator.summary import confidence_interval, replication_metrics
 from simulator.topology import build_topology, read_models
-from tests.simulator.bundled import bundled
+from tests.simulator.bundled import SCENARIOS
 
 LAMBDA, MU, C, KEYS = 60.0, 50.0, 2, 50
 WRITE = 0.0001  # the projector's write to the read model, seconds
@@ -190,6 +192,13 @@ def test_an_event_store_publishing_to_an_unknown_queue_is_reported_with_its_path
     assert "broker 'bus' has no queue 'order-events'" in rendered
 
 
-def test_the_bundled_data_scenario_has_a_cqrs_variant() -> None:
-    scenario = bundled("data")
-    assert "cqrs" in scenario.variants
+def test_the_bundled_data_scenario_has_a_cqrs_variant_whose_view_answers_tracking() -> None:
+    """``cqrs`` tracks orders by reading the view instead of rehydrating the stream: no more loads,
+    the view is read for each tracking request and stays fresh within the projector's lag."""
+    data = yaml.safe_load((SCENARIOS / "data.yaml").read_text(encoding="utf-8"))
+    scenario = scenario_from_dict({**merge_overrides(data, data["variants"]["cqrs"]), "duration": "10s"})
+    metrics = replication_metrics(simulate(scenario))
+    assert "events.rehydration_mean" not in metrics
+    assert metrics["orders-view.read_model_staleness_mean"] < 0.05
+    assert 0 < metrics["orders-view.stale_queries"] < 0.2
+    assert metrics["error_rate"] < 0.01

@@ -10,6 +10,7 @@ when ready. Replicas it drains stop taking deliveries and finish those they hold
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -19,6 +20,8 @@ import pytest
 from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
 from simulator.engine.build import Engine
 from simulator.records import RunResult
+from simulator.summary import replication_metrics
+from tests.simulator.bundled import bundled
 
 MU = 20.0  # messages per second one worker replica handles
 SYNC, STARTUP, TARGET = 5.0, 10.0, 10.0
@@ -220,3 +223,41 @@ def test_an_inferred_channel_needs_a_consumer() -> None:
     data["consumers"] = [{"name": "x", "service": "other", "broker": "bus", "queue": "a"}]
     with pytest.raises(ScenarioError, match="'worker' consumes no queue or topic"):
         scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("messaging", "0464123767d0f083"), ("data", "83d4c59fbce608d7"), ("autoscaling", "c2739a5121a4eff1")],
+)
+def test_bundled_scenarios_without_queue_scaling_or_cqrs_keep_bit_identical_records(
+    name: str, expected: str
+) -> None:
+    """Their base records (30 s) hash as on the commit before queue scaling and CQRS existed: consumers
+    that autoscalers never touch, stores nobody subscribes to and prices change nothing."""
+    recorder = simulate(bundled(name, duration="30s")).recorder
+    columns = (
+        recorder.request_codes,
+        recorder.request_times,
+        recorder.span_codes,
+        recorder.span_times,
+        recorder.message_codes,
+        recorder.message_times,
+        recorder.db_codes,
+        recorder.db_times,
+        recorder.scaling_codes,
+        recorder.scaling_times,
+    )
+    assert hashlib.sha256(b"".join(bytes(c) for c in columns)).hexdigest()[:16] == expected
+
+
+def test_the_bundled_queue_scaled_burst_adds_consumers_and_pays_for_them() -> None:
+    """The burst (60/s for 20 s against 40/s of shipping) scales shipping out and back to its two
+    replicas; the lag p99 stays below that of the burst on fixed consumers, at a higher cost."""
+    variants = bundled("messaging").variants
+    fixed = simulate(bundled("messaging", duration="100s", **variants["burst"]))
+    scaled = simulate(bundled("messaging", duration="100s", **variants["queue-scaled-burst"]))
+    assert int(scaled.scaling["ready"].max()) > 2
+    assert int(scaled.scaling["ready"].iloc[-1]) == 2
+    fixed_m, scaled_m = replication_metrics(fixed), replication_metrics(scaled)
+    assert scaled_m["order-placed.lag_p99"] < fixed_m["order-placed.lag_p99"] / 2
+    assert scaled_m["cost"] > fixed_m["cost"] > 0
