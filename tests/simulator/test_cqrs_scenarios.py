@@ -25,10 +25,13 @@ import yaml
 
 from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
 from simulator.analytic import mmc
+from simulator.comparison import run_comparison
 from simulator.loader import merge_overrides
+from simulator.report import summary_document
 from simulator.summary import confidence_interval, replication_metrics
+from simulator.tables import format_interval, metric_row, split_summary
 from simulator.topology import build_topology, read_models
-from tests.simulator.bundled import SCENARIOS
+from tests.simulator.bundled import SCENARIOS, bundled
 
 LAMBDA, MU, C, KEYS = 60.0, 50.0, 2, 50
 WRITE = 0.0001  # the projector's write to the read model, seconds
@@ -202,3 +205,15 @@ def test_the_bundled_data_scenario_has_a_cqrs_variant_whose_view_answers_trackin
     assert metrics["orders-view.read_model_staleness_mean"] < 0.05
     assert 0 < metrics["orders-view.stale_queries"] < 0.2
     assert metrics["error_rate"] < 0.01
+
+
+def test_a_comparison_whose_base_has_no_brokers_reports_the_cqrs_variant() -> None:
+    """The headline gains flow completion for ``cqrs`` only: the base shows it as missing ("–")."""
+    comparison = run_comparison(
+        bundled("data", duration="3s", warmup="1s", replications=2), variants=["base", "cqrs"]
+    )
+    document = summary_document(comparison)
+    assert "completion_mean" in document["differences"]  # type: ignore[operator]
+    assert math.isnan(comparison.differences("completion_mean").loc["cqrs", "mean"])
+    overall = split_summary(comparison.experiments["base"].summary)[0]
+    assert format_interval(metric_row(overall, "completion_mean"), 1e3) == "–"
