@@ -12,7 +12,7 @@ services:
     price_per_replica_hour: 0.10     # cost of a replica from its start until it stops
     autoscaling:
       policy: hpa                    # hpa | target_tracking | step | queue | scheduled | vertical
-      metric: utilization            # utilization | concurrency | rps | queue_length
+      metric: utilization            # utilization | concurrency | rps | queue_length | backlog
       target: 0.6
       min: 2
       max: 20
@@ -28,8 +28,22 @@ Metrics, measured by the control loop over the last sync period (:mod:`simulator
 ``utilization`` (busy slots / slots of the ready replicas, time-averaged), ``concurrency`` (calls
 in service, time-averaged, plus calls waiting now, per replica), ``rps`` (calls arriving per second
 per replica), ``queue_length`` (calls waiting now; per replica for every policy but ``queue``,
-which takes the total backlog, as KEDA does). Per-replica figures count a replica still starting as
-idle, which is what Kubernetes assumes of a pod that is not ready yet.
+which takes the total backlog, as KEDA does), ``backlog`` (messages of a broker's queue, or a consumer
+group's lag, published and not yet settled now: ready plus unacknowledged; the total for ``queue``,
+per replica otherwise). Per-replica figures count a replica still starting as idle, which is what
+Kubernetes assumes of a pod that is not ready yet.
+
+KEDA-style scaling of consumers (``metric: backlog``) reads the backlog of ``channel``: a queue's
+name, or ``topic:group`` for a consumer group. Left out, it is the channel the service itself
+consumes, which must then be exactly one (:func:`simulator.messaging.scaled_channel`)::
+
+    shipping:
+      autoscaling: {policy: queue, metric: backlog, channel: order-placed, target: 20, min: 0, max: 10}
+
+Replicas the scaler starts subscribe to the channel when they are ready; a draining replica stops
+taking deliveries at once and finishes (and acknowledges) those it holds. With ``metric: backlog``
+the ``queue`` policy may have ``min: 0``: the broker keeps the messages while no consumer runs, and
+the first replica starts when the backlog rises above ``activation``.
 """
 
 from __future__ import annotations
@@ -65,8 +79,8 @@ __all__ = [
     "build_autoscaler",
 ]
 
-METRICS = ("utilization", "concurrency", "rps", "queue_length")
-Metric = Literal["utilization", "concurrency", "rps", "queue_length"]
+METRICS = ("utilization", "concurrency", "rps", "queue_length", "backlog")
+Metric = Literal["utilization", "concurrency", "rps", "queue_length", "backlog"]
 _Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -86,6 +100,7 @@ class ScheduleItem(StrictModel):
 
 class _Base(StrictModel):
     metric: Metric = "utilization"
+    channel: str | None = None
     min: int = Field(1, ge=1, le=100_000)
     max: int = Field(10, ge=1, le=100_000)
     sync_period: PositiveDuration = 15.0
@@ -94,6 +109,11 @@ class _Base(StrictModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> _Base:
+        if self.channel is not None and self.metric != "backlog":
+            raise ValueError(
+                f"'channel' names the queue or topic:group whose backlog is the metric; "
+                f"it needs metric: backlog, not metric: {self.metric}"
+            )
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         if self.schedule_period is not None:
@@ -216,17 +236,27 @@ class StepConfig(_Base):
 class QueueConfig(_Base):
     """KEDA-style scaling on a backlog (:class:`patterns.autoscaling.QueueLengthScaler`).
 
-    ``min`` is at least 1: with no replica left, calls here would be refused rather than wait, so
-    scale to zero needs a backlog that outlives the replicas (a broker) -- not modelled yet.
+    ``min`` may be 0 only with ``metric: backlog``: the broker's queue keeps the messages while no
+    consumer exists; calls waiting at a service (``queue_length``) would be refused instead.
     """
 
     policy: Literal["queue"]
     metric: Metric = "queue_length"
+    min: int = Field(1, ge=0, le=100_000)
     target: _Positive
     activation: float = Field(0.0, ge=0, allow_inf_nan=False)
     cooldown: Duration = 300.0
     tolerance: float = Field(0.1, ge=0, allow_inf_nan=False)
     stabilization: Stabilization = Field(default_factory=Stabilization)
+
+    @model_validator(mode="after")
+    def _zero_needs_a_broker(self) -> QueueConfig:
+        if self.min == 0 and self.metric != "backlog":
+            raise ValueError(
+                "min: 0 needs metric: backlog (a broker keeps the messages while no replica runs); "
+                f"with metric: {self.metric} calls would be refused"
+            )
+        return self
 
     def rule(self, clock: Clock) -> Autoscaler:
         return QueueLengthScaler(

@@ -30,6 +30,7 @@ from simulator.tables import (
     edge_frames,
     format_interval,
     headline_rows,
+    metric_row,
     split_summary,
 )
 
@@ -87,7 +88,8 @@ def _headline(comparison: Comparison) -> Table:
         table.add_column(name if len(comparison.names) > 1 else "value", justify="right")
     for key, (label, unit, scale) in headline_rows(list(overall.values())).items():
         table.add_row(
-            f"{label} ({unit})", *(format_interval(overall[n].loc[key], scale) for n in comparison.names)
+            f"{label} ({unit})",
+            *(format_interval(metric_row(overall[n], key), scale) for n in comparison.names),
         )
     return table
 

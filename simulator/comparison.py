@@ -11,6 +11,7 @@ A run without variants is a comparison of one: the report and the command line t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,10 +54,12 @@ class Comparison:
 
     def differences(self, metric: str, level: float = 0.95) -> pd.DataFrame:
         """Each variant minus the first, paired by replication: ``mean``, ``low``, ``high`` per variant."""
-        reference = self.base.per_replication[metric]
+        missing = pd.Series(math.nan, index=self.base.per_replication.index)
+        reference = self.base.per_replication.get(metric, missing)  # a variant may lack a metric
         rows = {}
         for name, experiment in list(self.experiments.items())[1:]:
-            paired = (experiment.per_replication[metric] - reference).dropna().to_numpy()
+            values = experiment.per_replication.get(metric, missing)
+            paired = (values - reference).dropna().to_numpy()
             mean, half = confidence_interval(paired, level)
             rows[name] = {"mean": mean, "low": mean - half, "high": mean + half}
         return pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "low", "high"])

@@ -44,6 +44,12 @@ and :mod:`patterns.eventsourcing`):
    ``per_event_load`` per event since the last snapshot (one every ``snapshot_every`` events; 0:
    never), so without snapshots loads grow with the stream and with them they stay below
    ``load_time + snapshot_every * per_event_load``.
+5. **publishing appends** (``event_store.publish: {broker, queue | topic}``): the store is also a
+   feed -- each committed append is published, at the instant of its commit, as a message of the
+   appending request (its key is the stream) to that queue or topic, with no separate publish step
+   and no hop or ``publish_time`` (an outbox relay or change-data capture taken as instantaneous).
+   A consumer of it whose route writes to a database is a CQRS *projector*, that database its
+   *read model* (:func:`simulator.topology.read_models`).
 
 Faults that name the database hit its primary; its read replicas are not faulted.
 """
@@ -57,6 +63,7 @@ from pydantic import Field
 from simulator.distributions import Distribution
 from simulator.fields import Duration, StrictModel
 from simulator.latency import Latency
+from simulator.messaging import PublishTarget
 from simulator.popularity import Popularity
 
 __all__ = [
@@ -112,10 +119,12 @@ class DatabaseConfig(StrictModel):
 
 
 class EventStoreConfig(StrictModel):
-    """The ``event_store`` block: the cost of an append and of a load (the module docstring)."""
+    """The ``event_store`` block: the cost of an append and of a load (the module docstring), and
+    where each committed append is published (``publish``: a queue or topic of a broker)."""
 
     append_time: Latency
     load_time: Duration = 0.0
     per_event_load: Duration = 0.0
     snapshot_every: int = Field(0, ge=0)
     pool: PoolSettings | None = None
+    publish: PublishTarget | None = None

@@ -57,7 +57,7 @@ from pydantic import Field, model_validator
 
 from simulator.fields import Duration, PositiveDuration, Probability, StrictModel
 
-__all__ = ["BrokerConfig", "Consumer", "PublishTarget", "QueueConfig", "TopicConfig"]
+__all__ = ["BrokerConfig", "Consumer", "PublishTarget", "QueueConfig", "TopicConfig", "scaled_channel"]
 
 DEFAULT_MAX_DELIVERIES = 20
 """RabbitMQ's default delivery limit of quorum queues; finite so that a message cannot loop forever."""
@@ -133,3 +133,25 @@ class Consumer(StrictModel):
     def channel(self) -> str:
         """The name of what it reads: the queue, or ``topic:group``."""
         return self.queue if self.queue is not None else f"{self.topic}:{self.group or self.name}"
+
+
+def scaled_channel(service: str, channel: str | None, consumers: list[Consumer]) -> str:
+    """The channel whose backlog scales ``service`` (``autoscaling: {metric: backlog}``).
+
+    ``channel`` when the autoscaling block names one; else the one channel ``service`` consumes.
+    Raises ``ValueError`` with a message for a person when that is none or several.
+    """
+    if channel is not None:
+        return channel
+    read = [c.channel for c in consumers if c.service == service]
+    if len(read) == 1:
+        return read[0]
+    if not read:
+        raise ValueError(
+            f"metric: backlog needs a channel: {service!r} consumes no queue or topic, "
+            "so name the queue (or topic:group) with 'channel'"
+        )
+    raise ValueError(
+        f"metric: backlog is ambiguous: {service!r} consumes {', '.join(map(repr, read))}; "
+        "name one with 'channel'"
+    )

@@ -277,6 +277,8 @@ class RunResult:
     """Price of one replica-hour of each service (0 when the scenario gives none)."""
     version_names: tuple[str, ...] = ()
     """Names of the versions, as coded in ``versions`` and ``deployments``."""
+    read_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """CQRS read models: database -> the channels its projectors apply (see ``topology.read_models``)."""
 
     @property
     def n_requests(self) -> int:

@@ -58,6 +58,7 @@ from simulator.tables import (
     edge_frames,
     format_interval,
     headline_rows,
+    metric_row,
     split_summary,
     version_frames,
 )
@@ -117,7 +118,7 @@ def _headline_table(comparison: Comparison) -> list[str]:
     lines = [f"| metric | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
     overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
     for key, (label, unit, scale) in _headline(comparison).items():
-        cells = " | ".join(format_interval(overall[n].loc[key], scale, brackets=True) for n in names)
+        cells = " | ".join(format_interval(metric_row(overall[n], key), scale, brackets=True) for n in names)
         lines.append(f"| {label} ({unit}) | {cells} |")
     return lines
 

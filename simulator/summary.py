@@ -54,6 +54,13 @@ of writes that had to wait); with read replicas ``<db>.replica_reads`` (share of
 With deployments (:mod:`simulator.releases`), per ``<service>@<version>``: ``share`` (of the
 service's calls), ``error_rate`` and ``sojourn``; per deployed service ``rolled_back`` and
 ``rollout_time``.
+
+Per CQRS read model (a database that a projector -- a consumer whose route writes to it -- keeps up
+to date; :func:`simulator.topology.read_models`): ``<db>.read_model_staleness_mean`` and
+``<db>.read_model_staleness_p99`` (seconds from an event's publication until the projector applied
+it, i.e. acknowledged it after its write was answered; over the acked messages published in the
+window) and ``<db>.stale_queries`` (share of the window's reads of the read model, by requests with a
+key, that missed an event of their key published before the read started: one not yet applied then).
 :func:`summarize` turns one row per replication into ``mean``, ``low`` and ``high`` (a Student-t
 confidence interval, 95% by default) and ``n``.
 """
@@ -78,6 +85,7 @@ __all__ = [
     "confidence_interval",
     "database_metrics",
     "message_metrics",
+    "read_model_metrics",
     "replication_metrics",
     "summarize",
 ]
@@ -152,7 +160,63 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics.update(database_metrics(result, inside["request"]))
     if result.version_names:
         metrics.update(version_metrics(result))
+    if result.read_models:
+        metrics.update(read_model_metrics(result, inside))
     return metrics
+
+
+def read_model_metrics(result: RunResult, requests: pd.DataFrame) -> dict[str, float]:
+    """Per CQRS read model (a database its projectors write): staleness and stale queries.
+
+    Staleness is over the acked messages of its channels published in the window (publication to
+    acknowledgement: the projector acks once its write to the read model is answered). A read of the
+    read model by one of ``requests`` (the window's, with a key) is a stale query when some message of
+    its key (the key of the request that published it), on those channels, was published before the
+    read started and not acknowledged by then (or never).
+    """
+    messages, start, stop = result.messages, result.warmup, result.horizon
+    keys = result.requests.set_index("request")["key"]
+    metrics: dict[str, float] = {}
+    for name, channels in result.read_models.items():
+        fed = messages[messages["channel"].isin(channels)]
+        inside = fed[(fed["published"] >= start) & (fed["published"] < stop) & (fed["outcome"] == "acked")]
+        lag = inside["lag"].to_numpy()
+        metrics[f"{name}.read_model_staleness_mean"] = float(lag.mean()) if len(lag) else math.nan
+        metrics[f"{name}.read_model_staleness_p99"] = float(np.percentile(lag, 99)) if len(lag) else math.nan
+        ops = result.db_ops
+        reads = ops[
+            (ops["database"] == name) & (ops["op"] == "read") & ops["request"].isin(requests["request"])
+        ]
+        reads = reads.assign(key=reads["request"].map(keys).to_numpy())
+        reads = reads[reads["key"] != -1]
+        if len(reads):
+            metrics[f"{name}.stale_queries"] = float(_stale(fed, keys, reads).mean())
+    return metrics
+
+
+def _stale(messages: pd.DataFrame, keys: pd.Series, reads: pd.DataFrame) -> np.ndarray:
+    """For each read (``key``, ``start``): whether a message of its key was published before it and
+    settled after it. Per key, over messages in publication order, the running maximum of their
+    settle times (never settled: infinity) tells at once whether any published earlier is still out."""
+    settled = messages["settled"].where(messages["outcome"] == "acked", np.inf).fillna(np.inf)
+    frame = pd.DataFrame(
+        {
+            "key": messages["request"].map(keys).to_numpy(),
+            "published": messages["published"],
+            "settled": settled,
+        }
+    ).sort_values(["key", "published"])
+    stale = np.zeros(len(reads), dtype=bool)
+    by_key = dict(tuple(frame.groupby("key", sort=False)))
+    for key, positions in reads.groupby("key", sort=False).indices.items():
+        group = by_key.get(key)
+        if group is None:
+            continue
+        latest = np.maximum.accumulate(group["settled"].to_numpy())
+        times = reads["start"].to_numpy()[positions]
+        before = np.searchsorted(group["published"].to_numpy(), times, side="left")
+        stale[positions] = (before > 0) & (latest[np.maximum(before - 1, 0)] > times)
+    return stale
 
 
 def database_metrics(result: RunResult, requests: pd.Series) -> dict[str, float]:

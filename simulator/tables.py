@@ -25,6 +25,7 @@ __all__ = [
     "edge_frames",
     "format_interval",
     "headline_rows",
+    "metric_row",
     "split_summary",
     "version_frames",
 ]
@@ -86,6 +87,9 @@ DATABASE_COLUMNS = {
     "lock_contention": ("writes that waited", "%", 100.0),
     "staleness_mean": ("staleness", "ms", 1e3),
     "stale_reads": ("stale reads", "%", 100.0),
+    "read_model_staleness_mean": ("read-model staleness", "ms", 1e3),
+    "read_model_staleness_p99": ("read-model staleness p99", "ms", 1e3),
+    "stale_queries": ("stale queries", "%", 100.0),
     "rehydration_mean": ("rehydration", "ms", 1e3),
     "replayed_mean": ("events replayed", "", 1.0),
 }
@@ -179,6 +183,13 @@ def database_columns(frames: list[dict[str, pd.DataFrame]]) -> dict[str, tuple[s
     """The :data:`DATABASE_COLUMNS` that some database in ``frames`` (one mapping per variant) has."""
     present = {key for scopes in frames for frame in scopes.values() for key in frame.index}
     return {key: column for key, column in DATABASE_COLUMNS.items() if key in present}
+
+
+def metric_row(frame: pd.DataFrame, key: str) -> pd.Series:
+    """Row ``key`` of a summary frame, or a row of NaN (shown as "–") when this variant lacks it."""
+    if key in frame.index:
+        return frame.loc[key]
+    return pd.Series(math.nan, index=frame.columns)
 
 
 def format_interval(row: pd.Series, scale: float, brackets: bool = False) -> str:

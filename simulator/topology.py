@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -33,7 +34,7 @@ from simulator.faults import (
     SlowReplicaFault,
 )
 from simulator.figures import axes_or_new
-from simulator.messaging import PublishTarget
+from simulator.messaging import PublishTarget, scaled_channel
 from simulator.scenario import (
     CLIENT,
     BranchStep,
@@ -57,6 +58,7 @@ __all__ = [
     "check_topology",
     "draw_topology",
     "publish_sites",
+    "read_models",
     "route_callers",
     "route_visits",
 ]
@@ -127,6 +129,35 @@ def publish_sites(steps: list[Step], caller: str, loc: Loc, weight: float = 1.0)
             yield site
 
 
+def store_publishes(scenario: Scenario, steps: list[Step], caller: str, loc: Loc) -> Iterator[PublishSite]:
+    """The publications of ``append`` calls under ``steps`` to event stores with ``publish``: each a
+    :class:`PublishSite` made by the event store (its ``loc`` is the append's ``op``)."""
+    for site in call_sites(steps, caller, loc):
+        service = scenario.services.get(site.callee)
+        if site.op != "append" or service is None or service.event_store is None:
+            continue
+        target = service.event_store.publish
+        if target is not None:
+            yield PublishSite(site.callee, target, (*site.loc[:-1], "op"), site.visits)
+
+
+def read_models(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """CQRS read models: each database a *projector* writes to, with the channels it projects.
+
+    A projector is a consumer whose route makes a ``write`` call (it applies each message it takes to
+    the read model); the read model's staleness is then the lag of those channels' messages.
+    """
+    models: dict[str, list[str]] = {}
+    for consumer in scenario.consumers:
+        steps = scenario.routes.get(consumer.route or "")
+        if steps is None:
+            continue
+        for site in call_sites(steps, consumer.service, ("routes", consumer.route or "")):
+            if site.op == "write":
+                models.setdefault(site.callee, []).append(consumer.channel)
+    return {name: tuple(dict.fromkeys(channels)) for name, channels in models.items()}
+
+
 def route_callers(scenario: Scenario) -> list[tuple[str, str]]:
     """``(route, caller)`` for every way a route runs: a workload's route is run by the ``client``,
     a consumer's route by the consumer's service; routes nobody uses count as the client's."""
@@ -158,7 +189,8 @@ def active_routes(scenario: Scenario) -> tuple[set[tuple[str, str]], set[int]]:
         published = {
             (site.target.broker, site.target.destination)
             for route, caller in runs
-            for site in publish_sites(scenario.routes.get(route, []), caller, ("routes", route))
+            for sites in (publish_sites, partial(store_publishes, scenario))
+            for site in sites(scenario.routes.get(route, []), caller, ("routes", route))
         }
         active = {
             index for index, c in enumerate(scenario.consumers) if (c.broker, c.queue or c.topic) in published
@@ -212,6 +244,9 @@ def build_topology(scenario: Scenario) -> nx.DiGraph:
             callee = site.callee if isinstance(site, CallSite) else site.target.broker
             if callee in graph and callee != CLIENT and site.caller in graph:
                 link(site.caller, callee, site.loc, route, site.visits, used)
+        for site in store_publishes(scenario, steps, caller, ("routes", route)):
+            if site.target.broker in graph:
+                link(site.caller, site.target.broker, site.loc, route, site.visits, used)
     for index, consumer in enumerate(scenario.consumers):
         if consumer.broker in scenario.brokers and consumer.service in scenario.services:
             loc = ("consumers", index)
@@ -316,6 +351,10 @@ def _messaging_problems(scenario: Scenario) -> list[Problem]:
     for route, steps in scenario.routes.items():
         for site in publish_sites(steps, CLIENT, ("routes", route)):
             destination(site.target.broker, site.target.queue, site.target.topic, site.loc)
+    for name, service in services.items():
+        feed = service.event_store.publish if service.event_store is not None else None
+        if feed is not None:
+            destination(feed.broker, feed.queue, feed.topic, ("services", name, "event_store", "publish"))
     channels: dict[str, int] = {}
     for index, consumer in enumerate(scenario.consumers):
         loc: Loc = ("consumers", index)
@@ -335,6 +374,23 @@ def _messaging_problems(scenario: Scenario) -> list[Problem]:
                 Problem(loc, f"{consumer.channel!r} is already read by consumer {channels[consumer.channel]}")
             )
         channels.setdefault(consumer.channel, index)
+    known = {*channels, *(name for config in brokers.values() for name in config.queues)}
+    for name, service in services.items():
+        scaling = service.autoscaling
+        if scaling is None or scaling.metric != "backlog":
+            continue
+        loc = ("services", name, "autoscaling", "channel" if scaling.channel is not None else "metric")
+        try:
+            channel = scaled_channel(name, scaling.channel, scenario.consumers)
+        except ValueError as error:
+            problems.append(Problem(loc, str(error)))
+            continue
+        if channel not in known:
+            problems.append(
+                Problem(
+                    loc, f"unknown queue or consumer group {channel!r}; known: {_names(dict.fromkeys(known))}"
+                )
+            )
     owners: dict[str, str] = dict.fromkeys(services, "a service")
     for broker, config in brokers.items():
         if broker in services or broker == CLIENT:

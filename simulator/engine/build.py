@@ -25,6 +25,7 @@ from simulator.engine.scaling import Meter, Scaler, ScalingReplica, ScalingStati
 from simulator.engine.sources import ClosedSource, OpenSource, Source
 from simulator.engine.stations import Neighbour, Replica, Station
 from simulator.gateway import GatewayConfig, build_limiter
+from simulator.messaging import scaled_channel
 from simulator.records import Recorder, RunResult
 from simulator.resilience import build_gate, build_shedder
 from simulator.scenario import (
@@ -39,6 +40,7 @@ from simulator.scenario import (
     Step,
 )
 from simulator.streams import RandomStreams
+from simulator.topology import read_models
 
 __all__ = ["Engine", "Progress", "simulate"]
 
@@ -103,6 +105,12 @@ class Engine:
         self.brokers = Brokers(self) if scenario.brokers else None
         if self.brokers is not None:
             self.brokers.start_consumers()
+            if self.databases is not None:
+                self.brokers.publish_appends(self.databases.stores)
+            for name, scaler in self.scalers.items():  # KEDA: consumers scaled on their backlog
+                if scaler.config.metric == "backlog":
+                    channel = scaled_channel(name, scaler.config.channel, scenario.consumers)
+                    scaler.backlog = lambda channel=channel: self.backlog(channel)  # type: ignore[misc]
         names = scenario.workload_names()
         self.workload_names = tuple(names)
         for code, workload in enumerate(scenario.workloads):
@@ -437,6 +445,7 @@ class Engine:
             replicas={name: s.replicas for name, s in self.scenario.services.items()},
             prices={name: s.price_per_replica_hour for name, s in self.scenario.services.items()},
             version_names=tuple(self.version_names),
+            read_models=read_models(self.scenario) if self.brokers is not None else {},
         )
 
 

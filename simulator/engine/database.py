@@ -15,8 +15,10 @@ Nothing here exists for a scenario without ``op`` steps: :func:`install_database
 
 **Hook for projections**: ``Databases.stores[name]`` is the :class:`patterns.eventsourcing.EventStore`
 of an event-store database; ``store.subscribe(handler)`` calls ``handler(event)`` at the simulated
-time of each append (``event.stream`` is the request's key, ``event.time`` the commit time), which is
-where a CQRS projector -- a consumer that updates a read model, possibly through a broker -- attaches.
+time of each append (``event.stream`` is the request's key, ``event.time`` the commit time,
+``event.data`` the appending request), which is where a CQRS projector -- a consumer that updates a
+read model, possibly through a broker -- attaches; an ``event_store.publish`` target is attached there
+by :meth:`simulator.engine.messaging.Brokers.publish_appends`.
 """
 
 from __future__ import annotations
@@ -320,7 +322,7 @@ class DatabaseNode(CallNode):
             if self.op == WRITE and db.log is not None:
                 db.log.commit(call.request.key)
             elif self.op == APPEND:
-                db.store.append(call.request.key)  # type: ignore[union-attr]
+                db.store.append(call.request.key, call.request)  # type: ignore[union-attr]
         if operation.locked:
             operation.locked = False
             grant = db.locks.release(operation.key, operation)  # type: ignore[union-attr]

@@ -12,7 +12,9 @@ The schema and the model are in :mod:`simulator.messaging`. Here:
   pushes each delivery to that replica (:meth:`Station.deliver`) as a call whose request and
   continuation is a :class:`_Handling`, acks or nacks when the handling ends, and arms the delivery's
   ack timeout. It watches the station: a crash unsubscribes the replica (its deliveries then wait
-  for their ack timeouts), a restart subscribes it again.
+  for their ack timeouts), a restart subscribes it again;
+* :meth:`Brokers.publish_appends` subscribes to the event stores whose ``event_store.publish`` names
+  a queue or topic, and publishes each committed append there (a CQRS write side's feed).
 
 Nothing here exists for a scenario without brokers: the engine then builds no :class:`Brokers`.
 """
@@ -27,6 +29,7 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
+from patterns.eventsourcing import EventStore
 from patterns.messaging import Channel, ConsumerGroup, Delivery, Message, Queue, Settled, Topic
 from simulator.distributions import Uniform
 from simulator.engine.calls import Call, CallNode
@@ -159,6 +162,16 @@ class Brokers:
         for line in lines:
             if line.consumer is not None:
                 line.consumer.pump()
+
+    def publish_appends(self, stores: dict[str, EventStore]) -> None:
+        """Event stores with ``publish``: subscribe to each, publishing every committed append (the
+        appending request's message) to the target, at the commit instant."""
+        for name, service in self.engine.scenario.services.items():
+            config = service.event_store
+            if config is None or config.publish is None or name not in stores:
+                continue
+            target = config.publish
+            stores[name].subscribe(lambda event, target=target: self.store(target, event.data))
 
     # --- for the autoscaler and the end of the run -----------------------------------------------
 
@@ -324,7 +337,7 @@ class _ConsumerRun:
         self.plan: Plan = (
             node if engine.faults is None else engine.faults.hook(config.broker, config.service, node)
         )
-        self.keys: list[tuple[int, int] | None] = [None] * len(self.station.replicas)
+        self.keys: dict[int, tuple[int, int]] = {}  # subscribed replicas (an autoscaler adds more)
         for replica in self.station.replicas:
             if replica.alive:
                 self.join(replica.index)
@@ -336,11 +349,13 @@ class _ConsumerRun:
         self.channel.subscribe(key, self.config.prefetch, self.config.ack_timeout)
 
     def watch(self, index: int, alive: bool) -> None:
-        """The station's replica ``index`` crashed or restarted."""
-        key = self.keys[index]
+        """The station's replica ``index`` crashed or restarted, or (autoscaled) became ready or drains."""
+        key = self.keys.get(index)
         if not alive and key is not None:
-            self.keys[index] = None
-            self.channel.unsubscribe(key, requeue=False)  # what it held waits for its ack timeouts
+            del self.keys[index]
+            # what it held: a crashed replica's deliveries wait for their ack timeouts; a draining
+            # one (autoscaling) finishes and acks them, since its incarnation stays the same
+            self.channel.unsubscribe(key, requeue=False)
         elif alive and key is None:
             self.join(index)
             self.pump()

@@ -22,14 +22,19 @@ service's ``startup_time`` (it joins the station's healthy list, or registers wi
 ``drain`` (it leaves the healthy list or deregisters; with client-side discovery it keeps accepting
 for one ``refresh_interval``, the pre-stop wait, since callers still hold the old list; then it
 takes no new calls, finishes its queue and calls in service) and ``stop`` (gone: a call that still
-reaches it is refused). Each change is a row of the run's ``scaling`` records. A scale-down first
+reaches it is refused). Each change is a row of the run's ``scaling`` records. The station's
+``watchers`` hear ``(replica, True)`` when a replica becomes ready and ``(replica, False)`` when it
+starts draining: that is how a consumer of a broker subscribes the replicas the scaler adds, and
+unsubscribes a draining one (it takes no new deliveries and finishes, then acknowledges, the ones it
+holds; one still on its way when it stops is refused, so nacked and redelivered). A scale-down first
 cancels replicas still starting (newest first), then drains the newest serving ones.
 
 Hooks for what comes next:
 
 * **metric sources** are callables returning the current value (:attr:`Scaler.metric_source`);
-  :data:`METRIC_SOURCES` maps a metric's name to a factory ``(scaler) -> callable``. A broker's
-  backlog (KEDA) is one more entry, or an assignment ``engine.scalers[name].metric_source = ...``;
+  :data:`METRIC_SOURCES` maps a metric's name to a factory ``(scaler) -> callable``. ``backlog``
+  (KEDA) reads :attr:`Scaler.backlog`, which the engine points at ``Engine.backlog(channel)`` once
+  its brokers exist;
 * **rolling updates**: :meth:`Scaler.start` takes the new replica's ``slots`` and ``slowdown`` (a
   version is what a replica is started with), and :meth:`Scaler.drain` retires a given replica;
   the vertical policy's :meth:`Scaler.roll` is a rolling restart built on them (surge one successor
@@ -193,11 +198,23 @@ def _queue_length(scaler: Scaler) -> Callable[[], float]:
     return measure
 
 
+def _backlog(scaler: Scaler) -> Callable[[], float]:
+    def measure() -> float:
+        scaler.window()
+        if scaler.backlog is None:
+            raise RuntimeError("metric: backlog, but no broker channel was connected to the scaler")
+        backlog = float(scaler.backlog())
+        return backlog if isinstance(scaler.config, QueueConfig) else _per_replica(scaler, backlog)
+
+    return measure
+
+
 METRIC_SOURCES: dict[str, Callable[[Scaler], Callable[[], float]]] = {
     "utilization": _utilization,
     "concurrency": _concurrency,
     "rps": _rps,
     "queue_length": _queue_length,
+    "backlog": _backlog,
 }
 """Metric name -> factory of the scaler's metric source (see the module docstring for the definitions)."""
 
@@ -244,6 +261,7 @@ class Scaler:
             else 0.0
         )
         self.last = self.meter.snapshot()
+        self.backlog: Callable[[], int] | None = None  # a broker channel's backlog (metric: backlog)
         for replica in station.replicas:
             assert isinstance(replica, ScalingReplica)
             self.starting.append(replica)
@@ -335,6 +353,8 @@ class Scaler:
         self.serving.append(replica)
         if publish:
             self.publish(joined=replica)
+            for watcher in self.station.watchers:  # a consumer subscribes it
+                watcher(replica.index, True)
         self.record(replica, _READY)
         for listener in self.on_ready:
             listener(replica)
@@ -362,6 +382,8 @@ class Scaler:
         self.serving.remove(replica)
         self.draining.append(replica)
         self.publish(left=replica)
+        for watcher in self.station.watchers:  # a consumer unsubscribes it: no new deliveries
+            watcher(replica.index, False)
         self.record(replica, _DRAIN)
         if self.prestop > 0:
             replica.state = PRESTOP
