@@ -242,10 +242,25 @@ def _service_rows(series: pd.DataFrame, services: list[str] | None) -> pd.DataFr
     return rows if services is None else rows[rows["scope"].isin(services)]
 
 
-def plot_replicas(series: pd.DataFrame, services: list[str] | None = None, ax: Axes | None = None) -> Axes:
+def plot_replicas(
+    series: pd.DataFrame, services: list[str] | None = None, ax: Axes | None = None, total: bool = False
+) -> Axes:
     """Mean replicas getting traffic per time bin, for ``services`` (default all): one line per
-    service, or per variant and service when comparing (just per variant for a single service)."""
+    service, or per variant and service when comparing (just per variant for a single service).
+    With ``total``, one line per variant: the replicas of all those services together (what a fleet
+    of fixed services costs in machines, side by side)."""
     rows = _by_time(_service_rows(series, services))
+    if total:
+        keys = ["variant", "time"] if variants_in(series) else ["time"]
+        summed = rows.groupby(keys, sort=False)["replicas"].sum().reset_index()
+        lines = (
+            _per_variant(summed, "replicas")
+            if variants_in(series)
+            else [(summed["time"], summed["replicas"], "all services")]
+        )
+        ax = _over_time(axes_or_new(ax), lines, "replicas of all services", "Replicas over time")
+        ax.set_ylim(bottom=0)
+        return ax
     scopes = list(dict.fromkeys(rows["scope"]))
     lines = []
     keys = ["variant", "scope"] if variants_in(series) else ["scope"]

@@ -12,7 +12,8 @@ together. When call edges carry resilience policies, also ``tries.csv`` and ``br
 ``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``. With
 database operations (:mod:`simulator.database`), also ``db_ops.csv`` and ``databases.png``.
 When services are autoscaled, also
-``scaling.csv`` and ``replicas.png`` (replicas over time of the autoscaled services, per variant);
+``scaling.csv`` and ``replicas.png`` (replicas over time of the autoscaled services, per variant; of
+every service when nothing scales but replicas have a price);
 when replicas have a price, ``cost.png`` (cumulative cost per variant) and ``cost`` in the headline.
 With deployments (:mod:`simulator.deployments`), also ``deployments.csv`` (the rollout events),
 ``versions.csv`` (the version of each replica), ``versions.png`` (replicas by version over time),
@@ -327,12 +328,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
                 lambda ax: shade_windows(plot_database_waits(series, ax), faults),
             )
         )
-    if scaled:
+    if scaled or priced:  # what the replicas cost goes with how many there were
+        services = sorted({name for e in comparison.experiments.values() for name in e.scenario.services})
+        counted = scaled or services
         figures.append(
             (
                 "replicas.png",
                 "Replicas over time",
-                lambda ax: shade_windows(plot_replicas(series, scaled, ax), faults),
+                lambda ax: shade_windows(plot_replicas(series, counted, ax, total=not scaled), faults),
             )
         )
     if deployed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -13,6 +14,7 @@ from simulator.experiment import Experiment, run_experiment
 from simulator.plots import (
     plot_latency_cdf,
     plot_latency_percentiles,
+    plot_replicas,
     plot_throughput,
     plot_utilization,
 )
@@ -90,3 +92,16 @@ def test_without_axes_a_new_figure_is_made() -> None:
     ax = plot_latency_cdf(run_experiment(frame).requests)
     assert ax.figure is not None
     plt.close(ax.figure)
+
+
+def test_total_replicas_add_up_the_services_per_variant(experiment: Experiment) -> None:
+    series = experiment.timeseries
+    compared = pd.concat(
+        [series.assign(variant="one"), series.assign(variant="two", replicas=series["replicas"] * 2)]
+    )
+    figure = Figure()
+    ax = plot_replicas(compared, ["front", "back"], figure.subplots(), total=True)
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    assert set(lines) == {"one", "two"}
+    assert np.allclose(lines["one"], 2)  # one replica of each service
+    assert np.allclose(lines["two"], 4)
