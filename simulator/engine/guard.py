@@ -36,6 +36,7 @@ from patterns.breaker import Transition
 from patterns.hedging import NO_FALLBACK
 from simulator.engine.calls import Call, CallNode
 from simulator.engine.protocols import Continuation
+from simulator.engine.timeouts import TimeoutQueue
 from simulator.records import BREAKER_STATES, OUTCOMES, Outcome, Recorder
 from simulator.resilience import (
     EdgePolicy,
@@ -73,6 +74,7 @@ class EdgeGuard:
         clock = self.clock
         self.env, self.code = env, code
         self.timeout = policy.timeout if policy.timeout is not None else math.inf
+        self.timeouts = TimeoutQueue(env, self.timeout) if policy.timeout is not None else None
         self.deadline = policy.deadline
         self.sets_request_deadline = sets_request_deadline and policy.deadline is not None
         self.retry, self.budget = build_retry(policy.retry, rng, clock) if policy.retry else (None, None)
@@ -101,7 +103,14 @@ class EdgeGuard:
         """A permit of the bulkhead is free: give it to the oldest waiter, if any (as a new event)."""
         waiter = self.bulkhead.leave()  # type: ignore[union-attr]
         if waiter is not None:
-            self.later(0.0, lambda _: waiter.exchange.go(waiter))
+            self.later(0.0, lambda _: self.grant(waiter))
+
+    def grant(self, waiter: Try) -> None:
+        """``waiter`` holds a permit now: send it, or pass the permit on if it was given up meanwhile."""
+        if waiter.open:
+            waiter.exchange.go(waiter)
+        else:
+            self.hand_over()
 
 
 class GuardedCallNode:
@@ -128,18 +137,21 @@ class Try:
         self.exchange, self.kind, self.attempt = exchange, kind, attempt
         self.open, self.permit = True, False
         self.call: Call | None = None
-        self.timer: Event | None = None  # its timeout, while it may still fire
+        self.timer: Event | None = None  # its own timeout timer (one cut short by a deadline)
         self.sent = exchange.guard.env.now
 
     def resume(self, ok: bool) -> None:
-        """The answer came back."""
-        self.exchange.answered(self, ok)
+        """The answer came back (unheard if the caller stopped waiting: timeout, or another try won)."""
+        if self.open:
+            self.exchange.answered(self, ok)
 
     def time_out(self, _: Event) -> None:
         self.exchange.timed_out(self)
 
     def stop_waiting(self, _: Event) -> None:
         """Waited ``max_wait`` for a bulkhead permit: give up unless the permit came meanwhile."""
+        if not self.open:
+            return  # the exchange ended while it waited
         exchange = self.exchange
         if exchange.guard.bulkhead.cancel(self):  # type: ignore[union-attr]
             exchange.refused(self, Outcome.BULKHEAD_FULL)
@@ -219,7 +231,10 @@ class Exchange:
             call.expires = now + timeout
         self.node.wire.send(call)
         if attempt.open and timeout < math.inf:
-            attempt.timer = guard.later(timeout, attempt.time_out)
+            if timeout == guard.timeout:
+                guard.timeouts.add(attempt)  # type: ignore[union-attr]
+            else:  # cut short by the deadline: out of the edge's order of expiry
+                attempt.timer = guard.later(timeout, attempt.time_out)
         if attempt.open and guard.hedge is not None and attempt.kind != HEDGE:
             self.plan_hedge(attempt.attempt)
 
@@ -239,10 +254,11 @@ class Exchange:
             self.plan_hedge(attempt)
 
     def close(self, attempt: Try) -> None:
-        """``attempt`` is over for the caller: give back its bulkhead permit, disarm its timeout.
+        """``attempt`` is over for the caller: give back its bulkhead permit, disarm its own timer.
 
         A SimPy event cannot leave the schedule, but emptying its callbacks lets the try (and its
-        request) be freed now rather than when a long timeout would have fired.
+        request) be freed now rather than when a long timeout would have fired. (Tries timed by the
+        edge's :class:`TimeoutQueue` are skipped there once closed.)
         """
         attempt.open = False
         if attempt.timer is not None:
@@ -252,6 +268,7 @@ class Exchange:
         if attempt.permit:
             attempt.permit = False
             self.guard.hand_over()
+        attempt.exchange = attempt.call = None  # type: ignore[assignment]  # nothing to reach any more
 
     def record(self, attempt: Try, outcome: int, end: float) -> None:
         guard = self.guard
@@ -265,8 +282,6 @@ class Exchange:
         self.settle(attempt, False, outcome)
 
     def answered(self, attempt: Try, ok: bool) -> None:
-        if not attempt.open:
-            return  # the caller stopped waiting (timeout, or another try won): nobody hears it
         outcome = Outcome.OK if ok else attempt.call.reason  # type: ignore[union-attr]
         self.finish_try(attempt, ok, outcome)
 
