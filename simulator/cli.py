@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -247,6 +248,7 @@ def run(
         def tick(name: str, replication: int, done: float) -> None:
             bar.update(task, completed=names.index(name) * runs + replication + done, description=name)
 
+        started = time.perf_counter()  # the wall time the report's reproducibility section shows
         try:
             comparison = run_comparison(
                 loaded, names, replications=runs, seed=seed, progress=tick, base_dir=scenario.parent
@@ -258,7 +260,7 @@ def run(
 
         folder = out or Path("out") / scenario.stem
         try:
-            write_report(comparison, folder, spans=spans)
+            write_report(comparison, folder, spans=spans, wall_time=time.perf_counter() - started)
         except OSError as error:
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     console.print(_headline(comparison))
@@ -267,6 +269,7 @@ def run(
         if table is not None:
             console.print(table)
     console.print(f"report: {folder / 'report.md'}")
+    console.print(f"report: {folder / 'report.html'}")
 
 
 @app.command()

@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import json
 import math
+import platform
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure as PlotFigure
 
 from simulator.comparison import Comparison
+from simulator.document import Block, Figure, Heading, Paragraph, Table, render_markdown
 from simulator.faults import fault_windows
+from simulator.htmlpage import render_html
 from simulator.plots import (
     plot_backlog,
     plot_breaker_open,
@@ -63,9 +67,10 @@ from simulator.tables import (
     split_summary,
     version_frames,
 )
+from simulator.theory import predict, why_not
 from simulator.topology import draw_topology
 
-__all__ = ["summary_document", "write_report"]
+__all__ = ["report_blocks", "summary_document", "write_report"]
 
 UNITS = "times in seconds, rates per second, error_rate/utilization/rejected/p_wait as fractions"
 
@@ -114,135 +119,232 @@ def _headline(comparison: Comparison) -> dict[str, tuple[str, str, float]]:
     return headline_rows([split_summary(e.summary)[0] for e in comparison.experiments.values()])
 
 
-def _headline_table(comparison: Comparison) -> list[str]:
+def _headline_table(comparison: Comparison) -> Table:
     names = comparison.names
-    lines = [f"| metric | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
     overall = {name: split_summary(e.summary)[0] for name, e in comparison.experiments.items()}
-    for key, (label, unit, scale) in _headline(comparison).items():
-        cells = " | ".join(format_interval(metric_row(overall[n], key), scale, brackets=True) for n in names)
-        lines.append(f"| {label} ({unit}) | {cells} |")
-    return lines
-
-
-def _differences_table(comparison: Comparison) -> list[str]:
-    others = comparison.names[1:]
-    lines = [
-        f"Paired differences from `{comparison.names[0]}` (same random numbers, per replication):",
-        "",
-        f"| metric | {' | '.join(others)} |",
-        "|---" * (len(others) + 1) + "|",
+    rows = [
+        [
+            f"{label} ({unit})",
+            *(format_interval(metric_row(overall[n], key), scale, brackets=True) for n in names),
+        ]
+        for key, (label, unit, scale) in _headline(comparison).items()
     ]
+    return Table(["metric", *names], rows)
+
+
+def _differences_table(comparison: Comparison) -> list[Block]:
+    others = comparison.names[1:]
+    rows = []
     for key, (label, unit, scale) in _headline(comparison).items():
         table = comparison.differences(key)
-        cells = " | ".join(format_interval(table.loc[n], scale, brackets=True) for n in others)
-        lines.append(f"| Δ {label} ({unit}) | {cells} |")
-    return lines
+        rows.append(
+            [f"Δ {label} ({unit})", *(format_interval(table.loc[n], scale, brackets=True) for n in others)]
+        )
+    return [
+        Paragraph(f"Paired differences from {comparison.names[0]} (same random numbers, per replication):"),
+        Table(["metric", *others], rows),
+    ]
 
 
 def _scope_table(
     kind: str, scopes: dict[str, pd.DataFrame], columns: dict[str, tuple[str, str, float]]
-) -> list[str]:
+) -> Table:
     """One row per service (or edge), one column per metric in ``columns``."""
-    header = " | ".join(f"{label} ({unit})" if unit else label for label, unit, _ in columns.values())
-    lines = [f"| {kind} | {header} |", "|---" * (len(columns) + 1) + "|"]
-    for name, frame in scopes.items():
-        cells = " | ".join(
-            format_interval(frame.loc[key], scale, brackets=True) if key in frame.index else "–"
-            for key, (_, _, scale) in columns.items()
-        )
-        lines.append(f"| {name} | {cells} |")
-    return lines
+    header = [kind, *(f"{label} ({unit})" if unit else label for label, unit, _ in columns.values())]
+    rows = [
+        [
+            name,
+            *(
+                format_interval(frame.loc[key], scale, brackets=True) if key in frame.index else "–"
+                for key, (_, _, scale) in columns.items()
+            ),
+        ]
+        for name, frame in scopes.items()
+    ]
+    return Table(header, rows)
 
 
-def _rollout_lines(events: pd.DataFrame) -> list[str]:
+def _rollout_lines(events: pd.DataFrame) -> Block:
     """The rollout events of the first replication, as a table (time, service, version, event, weight)."""
     rows = events[events["replication"] == 0] if "replication" in events else events
     if rows.empty:
-        return ["No rollout started."]
-    lines = ["| time (s) | service | version | event | traffic to it |", "|---|---|---|---|---|"]
-    for row in rows.itertuples():
-        lines.append(f"| {row.time:.1f} | {row.service} | {row.version} | {row.event} | {row.weight:.0%} |")
-    return lines
+        return Paragraph("No rollout started.")
+    header = ["time (s)", "service", "version", "event", "traffic to it"]
+    return Table(
+        header,
+        [
+            [f"{r.time:.1f}", str(r.service), str(r.version), str(r.event), f"{r.weight:.0%}"]
+            for r in rows.itertuples()
+        ],
+    )
 
 
-def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
+def _theory(comparison: Comparison) -> list[Block]:
+    """Simulated means beside the closed-form prediction of :mod:`simulator.theory`, where one exists."""
+    rows, notes = [], []
+    compared = len(comparison.names) > 1
+    for name, experiment in comparison.experiments.items():
+        prediction = predict(experiment.scenario)
+        if prediction is None:
+            notes.append(f"{name}: no closed form ({why_not(experiment.scenario)})." if compared else "")
+            continue
+        overall, services = split_summary(experiment.summary)
+        chain = len(prediction.services) > 1  # one station: its sojourn is the latency
+        if chain:
+            rows.append(
+                [
+                    name,
+                    "end to end",
+                    prediction.model,
+                    format_interval(metric_row(overall, "latency_mean"), 1e3, brackets=True),
+                    f"{prediction.sojourn * 1e3:.3g}",
+                    "–",
+                    "–",
+                ]
+            )
+        for service, metrics in prediction.services.items():
+            frame = services.get(service, pd.DataFrame(columns=overall.columns))
+            rows.append(
+                [
+                    name,
+                    service,
+                    "" if chain else prediction.model,
+                    format_interval(metric_row(frame, "sojourn"), 1e3, brackets=True),
+                    f"{metrics.sojourn * 1e3:.3g}",
+                    format_interval(metric_row(frame, "utilization"), 100.0, brackets=True),
+                    f"{metrics.utilization * 100:.3g}",
+                ]
+            )
+    if not rows:
+        reason = why_not(comparison.base.scenario)
+        return [Heading("Queueing theory"), Paragraph(f"No closed-form prediction applies: {reason}.")]
+    header = ["variant", "station", "model", "sojourn (ms)", "theory (ms)", "utilization (%)", "theory (%)"]
+    blocks: list[Block] = [
+        Heading("Queueing theory"),
+        Paragraph(
+            "Simulated means with their 95% intervals beside the steady-state prediction of queueing "
+            "theory (Erlang C, Pollaczek-Khinchine, Jackson); end to end, the sojourn is the latency mean\n"
+            "of a request through the whole chain."
+        ),
+        Table(header, rows),
+    ]
+    notes = [note for note in notes if note]
+    return blocks + ([Paragraph("\n".join(notes))] if notes else [])
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _reproducibility(comparison: Comparison, wall_time: float | None) -> list[Block]:
+    """What it takes to get these numbers again: seeds, replications, versions, and how long it took."""
+    rows = [
+        [name, str(e.seed), str(len(e.results)), f"{e.scenario.duration:g}", f"{e.scenario.warmup:g}"]
+        for name, e in comparison.experiments.items()
+    ]
+    versions = ", ".join(
+        f"{package} {_version(package)}" for package in ("servicelab", "simpy", "numpy", "pandas")
+    )
+    measured = f"{wall_time:.2f} s" if wall_time is not None else "not measured"
+    return [
+        Heading("Reproducibility"),
+        Table(["variant", "seed", "replications", "duration (s)", "warm-up (s)"], rows),
+        Paragraph(
+            f"Python {platform.python_version()}, {versions}. Wall time of the run: {measured}.\n"
+            "Replication i of every variant uses the seed with index i in each named random stream, "
+            "so the same scenario, seed and versions give the same numbers."
+        ),
+    ]
+
+
+def report_blocks(
+    comparison: Comparison, figures: list[Figure], wall_time: float | None = None
+) -> list[Block]:
+    """The report as blocks, rendered to ``report.md`` and ``report.html``."""
     base = comparison.base
     scenario = base.scenario
     compared = len(comparison.names) > 1
-    lines = [
-        f"# {scenario.name}",
-        "",
-        scenario.description.strip(),
-        "",
-        f"{len(base.results)} replication(s), seed {base.seed}, "
-        f"{scenario.duration:g} s simulated each with {scenario.warmup:g} s of warm-up left out.",
-        "Intervals are 95% Student-t confidence intervals across replications;",
-        "latency is over successful requests.",
+    blocks: list[Block] = [
+        Heading(scenario.name, 1),
+        Paragraph(scenario.description.strip()),
+        Paragraph(
+            "\n".join(
+                [
+                    f"{len(base.results)} replication(s), seed {base.seed}, "
+                    f"{scenario.duration:g} s simulated each with {scenario.warmup:g} s of warm-up left out.",
+                    "Intervals are 95% Student-t confidence intervals across replications;",
+                    "latency is over successful requests.",
+                    *(
+                        ["Variants share their random numbers, so their differences are paired."]
+                        if compared
+                        else []
+                    ),
+                ]
+            )
+        ),
     ]
     if compared:
-        lines += ["Variants share their random numbers, so their differences are paired.", "", "## Variants"]
-    lines += ["", *_headline_table(comparison), ""]
+        blocks.append(Heading("Variants"))
+    blocks.append(_headline_table(comparison))
     if compared:
-        lines += [*_differences_table(comparison), ""]
+        blocks += _differences_table(comparison)
+    blocks += _theory(comparison)
     db_columns = database_columns([database_frames(e.summary) for e in comparison.experiments.values()])
     for name, experiment in comparison.experiments.items():
-        lines += [
-            f"## Services{f' ({name})' if compared else ''}",
-            "",
-            *_scope_table("service", split_summary(experiment.summary)[1], SERVICE_COLUMNS),
-            "",
+        suffix = f" ({name})" if compared else ""
+        blocks += [
+            Heading(f"Services{suffix}"),
+            _scope_table("service", split_summary(experiment.summary)[1], SERVICE_COLUMNS),
         ]
         databases = database_frames(experiment.summary)
         if databases:
-            lines += [
-                f"## Databases{f' ({name})' if compared else ''}",
-                "",
-                *_scope_table("database", databases, db_columns),
-                "",
-            ]
+            blocks += [Heading(f"Databases{suffix}"), _scope_table("database", databases, db_columns)]
         edges = edge_frames(experiment.summary)
         if edges:
-            lines += [
-                f"## Call edges with resilience policies{f' ({name})' if compared else ''}",
-                "",
-                *_scope_table("edge", edges, EDGE_COLUMNS),
-                "",
+            blocks += [
+                Heading(f"Call edges with resilience policies{suffix}"),
+                _scope_table("edge", edges, EDGE_COLUMNS),
             ]
         versions = version_frames(experiment.summary)
         if versions:
-            lines += [
-                f"## Versions{f' ({name})' if compared else ''}",
-                "",
-                *_scope_table("version", versions, VERSION_COLUMNS),
-                "",
-                *_rollout_lines(experiment.deployments),
-                "",
+            blocks += [
+                Heading(f"Versions{suffix}"),
+                _scope_table("version", versions, VERSION_COLUMNS),
+                _rollout_lines(experiment.deployments),
             ]
         channels = channel_frames(experiment.summary)
         if channels:
-            lines += [
-                f"## Queues and consumer groups{f' ({name})' if compared else ''}",
-                "",
-                *_scope_table("channel", channels, CHANNEL_COLUMNS),
-                "",
+            blocks += [
+                Heading(f"Queues and consumer groups{suffix}"),
+                _scope_table("channel", channels, CHANNEL_COLUMNS),
             ]
-    lines += ["## Plots", ""]
-    lines += [f"![{title}]({file})\n" for file, title in figures]
-    lines += [
-        "## Files",
-        "",
-        "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with",
-        "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling `scaling.csv`,",
-        "with brokers `messages.csv`, with deployments `deployments.csv` and `versions.csv`",
-        "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
-        "every table has `variant` and `replication` columns).",
-        "",
+    blocks += [Heading("Plots"), *figures]
+    blocks += _reproducibility(comparison, wall_time)
+    blocks += [
+        Heading("Files"),
+        Paragraph(
+            "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with\n"
+            "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling\n"
+            "`scaling.csv`, with brokers `messages.csv`, with deployments `deployments.csv` and\n"
+            "`versions.csv`\n"
+            "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;\n"
+            "every table has `variant` and `replication` columns)."
+        ),
     ]
-    return "\n".join(lines)
+    return blocks
 
 
-def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list[Path]:
-    """Write the report's files into ``out`` (created if needed) and return their paths."""
+def write_report(
+    comparison: Comparison, out: Path, spans: bool = False, wall_time: float | None = None
+) -> list[Path]:
+    """Write the report's files into ``out`` (created if needed) and return their paths.
+
+    ``wall_time`` is how long the run took in seconds (the command line measures the simulation); the
+    reproducibility section shows it, or says it was not measured.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = []
     summary_path = out / "summary.json"
@@ -363,11 +465,14 @@ def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list
     if priced:
         figures.append(("cost.png", "Cumulative cost", lambda ax: plot_cost(series, ax)))
     for file, _, draw in figures:
-        figure = Figure(figsize=(8, 4.5), layout="constrained")
+        figure = PlotFigure(figsize=(8, 4.5), layout="constrained")
         draw(figure.subplots())
         figure.savefig(out / file, dpi=110)
         written.append(out / file)
+    blocks = report_blocks(comparison, [Figure(f, t) for f, t, _ in figures], wall_time)
     report = out / "report.md"
-    report.write_text(_markdown(comparison, [(f, t) for f, t, _ in figures]))
-    written.append(report)
+    report.write_text(render_markdown(blocks))
+    page = out / "report.html"
+    page.write_text(render_html(blocks, out, comparison.base.scenario), encoding="utf-8")
+    written += [report, page]
     return written

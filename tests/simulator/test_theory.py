@@ -10,13 +10,15 @@ fixed, so the verdict is reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from simulator import analytic, apply_variant, load_scenario
+from simulator import Scenario, analytic, apply_variant, load_scenario, theory
 from simulator.experiment import Experiment, run_experiment
 from simulator.summary import confidence_interval
-from tests.simulator.bundled import SCENARIOS
+from tests.simulator.bundled import SCENARIOS, bundled
 
 LEVEL = 0.99
 
@@ -133,3 +135,128 @@ def test_littles_law_holds_at_every_service_of_the_shop() -> None:
     for name in run.scenario.services:
         little = table[f"{name}.arrival_rate"] * table[f"{name}.sojourn"]
         np.testing.assert_allclose(table[f"{name}.in_service"], little, rtol=0.01, err_msg=name)
+
+
+# simulator.theory: which scenarios have a closed form, and the report's "theory" column.
+
+PREDICTED = [
+    ("mm1", None, "M/M/1"),
+    ("mm1", "rho-0.5", "M/M/1"),
+    ("mmc", "c-1", "M/M/1"),
+    ("mmc", "c-2", "M/M/2"),
+    ("mmc", None, "M/M/4"),
+    ("mmc", "c-16", "M/M/16"),
+    ("md1", None, "M/D/1"),
+    ("tandem", None, "tandem of 3: M/M/1 → M/M/1 → M/M/1"),
+]
+
+
+def _scenario(name: str, variant: str | None = None) -> Scenario:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    return apply_variant(scenario, variant) if variant else scenario
+
+
+@pytest.mark.parametrize(("name", "variant", "model"), PREDICTED)
+def test_predict_names_the_model_and_agrees_with_the_analytic_twin(
+    name: str, variant: str | None, model: str
+) -> None:
+    scenario = _scenario(name, variant)
+    prediction = theory.predict(scenario)
+    assert prediction is not None
+    assert theory.why_not(scenario) is None
+    assert prediction.model == model
+    lam = scenario.workloads[0].arrivals.rate  # type: ignore[union-attr]
+    services = scenario.services
+    if name == "md1":
+        expected = analytic.md1(lam, services["server"].service_time.mean).sojourn
+    elif name == "tandem":
+        expected = analytic.tandem(lam, [1 / services[s].service_time.mean for s in "abc"]).sojourn
+    else:
+        service = next(iter(services.values()))
+        expected = analytic.mmc(lam, 1 / service.service_time.mean, service.concurrency).sojourn
+    assert prediction.sojourn == pytest.approx(expected, rel=1e-12)
+    assert sum(s.sojourn for s in prediction.services.values()) == pytest.approx(prediction.sojourn)
+
+
+def test_a_general_service_time_is_mg1_by_its_two_moments() -> None:
+    scenario = bundled(
+        "mm1", services={"server": {"service_time": {"dist": "uniform", "low": "0ms", "high": "20ms"}}}
+    )
+    prediction = theory.predict(scenario)
+    assert prediction is not None
+    assert prediction.model == "M/G/1"
+    # Uniform(0, 20 ms): mean 10 ms, variance 20^2/12 ms^2; Pollaczek-Khinchine at 90/s.
+    assert prediction.sojourn == pytest.approx(analytic.mg1(90, 0.01, 0.02**2 / 12).sojourn)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        (lambda: _scenario("shop"), "several workloads"),
+        (lambda: _scenario("feedback"), "loop step"),
+        (lambda: _scenario("resilience"), "faults"),
+        (lambda: _scenario("closed"), "Poisson"),
+        (lambda: bundled("mm1", services={"server": {"queue_capacity": 10}}), "unbounded queue"),
+        (lambda: bundled("mm1", services={"server": {"replicas": 2}}), "single replica"),
+        (lambda: bundled("mm1", workloads={0: {"arrivals": {"rate": "100/s"}}}), "overloaded"),
+        (lambda: bundled("mm1", network={"latency": "1ms"}), "network latency"),
+        (
+            lambda: bundled(
+                "mmc", services={"pool": {"service_time": {"dist": "deterministic", "value": "100ms"}}}
+            ),
+            "non-exponential",
+        ),
+        (
+            lambda: bundled(
+                "tandem", services={"b": {"service_time": {"dist": "deterministic", "value": "10ms"}}}
+            ),
+            "non-exponential",
+        ),
+    ],
+    ids=[
+        "shop",
+        "feedback",
+        "resilience",
+        "closed",
+        "queue-limit",
+        "replicas",
+        "rho-1",
+        "network",
+        "M/D/4",
+        "tandem-D",
+    ],
+)
+def test_no_closed_form_gives_none_and_says_why(scenario: Callable[[], Scenario], reason: str) -> None:
+    built = scenario()
+    assert theory.predict(built) is None
+    why = theory.why_not(built)
+    assert why is not None
+    assert reason in why
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "variant", "model"), PREDICTED, ids=[f"{n}-{v or 'base'}" for n, v, _ in PREDICTED]
+)
+def test_the_prediction_lies_inside_the_simulated_interval(
+    name: str, variant: str | None, model: str
+) -> None:
+    """What the report's theory column shows: for every bundled textbook scenario, the predicted
+    latency mean and each station's utilization inside the simulated 99% interval (see the top)."""
+    run = experiment(name, variant)
+    prediction = theory.predict(run.scenario)
+    assert prediction is not None
+    table = run.per_replication
+    assert_covers(table["latency_mean"], prediction.sojourn, f"{model} W")
+    for service, metrics in prediction.services.items():
+        assert_covers(table[f"{service}.utilization"], metrics.utilization, f"{model} rho at {service}")
+
+
+def test_the_prediction_lies_inside_a_short_runs_interval() -> None:
+    """The fast tier's version: M/M/1 at rho 0.5 over ten 100-second replications (about 5000 requests
+    each; the 99% interval of the mean latency is then about ±5%)."""
+    run = run_experiment(apply_variant(bundled("mm1", duration="100s", warmup="5s"), "rho-0.5"))
+    prediction = theory.predict(run.scenario)
+    assert prediction is not None
+    assert_covers(run.per_replication["latency_mean"], prediction.sojourn, "M/M/1 W")
+    assert_covers(run.per_replication["server.utilization"], prediction.services["server"].utilization, "rho")
