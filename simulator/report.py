@@ -1,4 +1,4 @@
-"""Writing a run to a folder: the tables, the summary, the plots and a Markdown report.
+"""Writing a run to a folder: the tables, the summary, the plots and a Markdown and an HTML report.
 
 A run is a :class:`~simulator.comparison.Comparison`: the base scenario and any variants, side by
 side (one variant is just a comparison of one). Files: ``summary.json`` (settings, every metric's
@@ -6,8 +6,12 @@ mean and 95% interval per variant, and paired differences from the first variant
 (one row per request, with ``variant`` and ``replication``), optionally ``spans.csv`` (one row per
 call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
-``latency_over_time.png``, ``throughput.png``, ``utilization.png`` and ``report.md`` tying them
-together. When call edges carry resilience policies, also ``tries.csv`` and ``breakers.csv`` (see
+``latency_over_time.png``, ``throughput.png``, ``utilization.png``, and ``report.md`` and
+``report.html`` tying them together: both are rendered from the same blocks (:func:`report_blocks`,
+:mod:`simulator.document`, :mod:`simulator.htmlpage`), which add the closed-form prediction of
+:mod:`simulator.theory` beside the simulated means where one exists and a reproducibility section
+(seeds, package versions, the ``wall_time`` the caller measured). When call edges carry resilience
+policies, also ``tries.csv`` and ``breakers.csv`` (see
 :mod:`simulator.records`), ``tries.png`` and ``breakers.png``. With message brokers, also
 ``messages.csv`` (one row per message and channel), ``backlog.png`` and ``message_lag.png``. With
 database operations (:mod:`simulator.database`), also ``db_ops.csv`` and ``databases.png``.

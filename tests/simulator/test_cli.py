@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -344,6 +345,12 @@ def test_run_prints_the_tables_and_writes_the_report(tmp_path: Path, tiny: Path)
     assert report.startswith("# tiny")
     for name in PNGS:
         assert f"]({name})" in report
+    # The CLI measured the simulation's wall time for the reproducibility section.
+    assert re.search(r"Wall time of the run: \d+\.\d\d s\.", report)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count('src="data:image/png;base64,') == len(PNGS)
+    assert f"report: {Path('out') / 'report.html'}" in result.stdout
 
 
 @pytest.mark.slow
