@@ -40,9 +40,8 @@ code { background: #f6f8fa; padding: 0 .2rem; }
 
 
 def _text(text: str) -> str:
-    """Escaped text, with line breaks kept and ```code``` spans shown as code."""
-    escaped = html.escape(text)
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped).replace("\n", "<br>\n")
+    """Escaped text with ```code``` spans shown as code; line breaks flow, as in Markdown."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 def _table(table: Table) -> str:

@@ -227,13 +227,13 @@ def _theory(comparison: Comparison) -> list[Block]:
         Heading("Queueing theory"),
         Paragraph(
             "Simulated means with their 95% intervals beside the steady-state prediction of queueing "
-            "theory (Erlang C, Pollaczek-Khinchine, Jackson); end to end, the sojourn is the latency mean\n"
+            "theory (Erlang C, Pollaczek-Khinchine, Jackson); end to end, the sojourn is the latency mean "
             "of a request through the whole chain."
         ),
         Table(header, rows),
     ]
     notes = [note for note in notes if note]
-    return blocks + ([Paragraph("\n".join(notes))] if notes else [])
+    return blocks + [Paragraph(note) for note in notes]
 
 
 def _version(package: str) -> str:
