@@ -2,7 +2,8 @@
 
 A run is a :class:`~simulator.comparison.Comparison`: the base scenario and any variants, side by
 side (one variant is just a comparison of one). Files: ``summary.json`` (settings, every metric's
-mean and 95% interval per variant, and paired differences from the first variant), ``requests.csv``
+mean and 95% interval per variant, and paired differences from the baseline: the first variant
+unless the comparison names another), ``requests.csv``
 (one row per request, with ``variant`` and ``replication``), optionally ``spans.csv`` (one row per
 call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
@@ -105,7 +106,7 @@ def summary_document(comparison: Comparison) -> dict[str, object]:
         "confidence_level": 0.95,
         "units": UNITS,
         "variants": variants,
-        "differences_from": comparison.names[0] if differences else None,
+        "differences_from": comparison.reference if differences else None,
         "differences": differences,
     }
 
@@ -125,18 +126,25 @@ def _headline_table(comparison: Comparison) -> list[str]:
 
 
 def _differences_table(comparison: Comparison) -> list[str]:
-    others = comparison.names[1:]
+    others = comparison.others
     lines = [
-        f"Paired differences from `{comparison.names[0]}` (same random numbers, per replication):",
+        f"Paired differences from `{comparison.reference}` (same random numbers, per replication);",
+        "**bold**: significant, the 95% interval of the paired difference excludes 0:",
         "",
         f"| metric | {' | '.join(others)} |",
         "|---" * (len(others) + 1) + "|",
     ]
     for key, (label, unit, scale) in _headline(comparison).items():
         table = comparison.differences(key)
-        cells = " | ".join(format_interval(table.loc[n], scale, brackets=True) for n in others)
+        cells = " | ".join(_marked(table.loc[n], scale) for n in others)
         lines.append(f"| Δ {label} ({unit}) | {cells} |")
     return lines
+
+
+def _marked(row: pd.Series, scale: float) -> str:
+    """A difference's interval, in bold when it excludes 0 (a significant difference)."""
+    text = format_interval(row, scale, brackets=True)
+    return f"**{text}**" if row["low"] > 0 or row["high"] < 0 else text
 
 
 def _scope_table(
