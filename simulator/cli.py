@@ -37,7 +37,9 @@ from simulator.tables import (
     split_summary,
 )
 
-__all__ = ["app"]
+__all__ = ["LEGEND", "app"]
+
+LEGEND = "✓ significant: the 95% interval of the paired difference excludes 0; ✗ not: it includes 0"
 
 app = typer.Typer(
     help="Simulate microservice architectures described in YAML scenarios.", no_args_is_help=True
@@ -303,8 +305,7 @@ def _differences(comparison: Comparison) -> Table:
     runs = len(comparison.base.results)
     table = Table(
         title=f"paired differences from {comparison.reference} (variant − baseline, same random numbers)",
-        caption=f"95% CI of the paired difference over {runs} replications; "
-        "✓ significant: the interval excludes 0, ✗ not: it includes 0",
+        caption=f"95% CI of the paired differences of {runs} replications",
     )
     for column in ("metric", "variant", "difference [95% CI]", "relative", "significant"):
         table.add_column(column, justify="left" if column in ("metric", "variant") else "right")
@@ -354,6 +355,7 @@ def compare(
     _print_tables(comparison)
     if comparison.others:
         console.print(_differences(comparison))
+        console.print(LEGEND)
     else:
         console.print(f"nothing to compare: only {comparison.reference} ran")
     console.print(f"report: {folder / 'report.md'} (differences: {folder / 'compare.csv'})")
