@@ -64,7 +64,13 @@ class RunResults:
         """The per-bin series (:mod:`simulator.timeseries`), with ``variant`` and ``replication``."""
         return self.comparison.timeseries
 
-    # Plots: each draws on ``ax`` (a new figure's when None) and returns it.
+    # Plots: each draws on ``ax`` (a new figure's when None) and returns it; those of a feature the
+    # run does not use (brokers, guarded edges, databases, deployments) raise ValueError instead.
+
+    @staticmethod
+    def _require(present: bool, what: str) -> None:
+        if not present:
+            raise ValueError(f"nothing to plot: this run has no {what}")
 
     def plot_latency_cdf(self, ax: Axes | None = None) -> Axes:
         from simulator.plots import plot_latency_cdf
@@ -99,33 +105,41 @@ class RunResults:
         return plot_cost(self.timeseries, ax)
 
     def plot_backlog(self, ax: Axes | None = None) -> Axes:
-        from simulator.plots import plot_backlog
+        from simulator.plots import is_channel, plot_backlog
 
+        self._require(is_channel(self.timeseries).any(), "queues or consumer groups")
         return plot_backlog(self.timeseries, ax)
 
     def plot_message_lag(self, ax: Axes | None = None) -> Axes:
-        from simulator.plots import plot_message_lag
+        from simulator.plots import is_channel, plot_message_lag
 
+        self._require(is_channel(self.timeseries).any(), "queues or consumer groups")
         return plot_message_lag(self.timeseries, ax)
 
     def plot_tries(self, ax: Axes | None = None) -> Axes:
-        from simulator.plots import plot_edge_tries
+        from simulator.plots import is_edge, plot_edge_tries
 
+        self._require(is_edge(self.timeseries["scope"]).any(), "call edges with resilience policies")
         return plot_edge_tries(self.timeseries, ax)
 
     def plot_breakers(self, ax: Axes | None = None) -> Axes:
-        from simulator.plots import plot_breaker_open
+        from simulator.plots import is_edge, plot_breaker_open
 
+        self._require(is_edge(self.timeseries["scope"]).any(), "call edges with resilience policies")
         return plot_breaker_open(self.timeseries, ax)
 
     def plot_database_waits(self, ax: Axes | None = None) -> Axes:
         from simulator.plots import plot_database_waits
+        from simulator.timeseries import DATABASE_PREFIX
 
+        scopes = self.timeseries["scope"].astype(str)
+        self._require(scopes.str.startswith(DATABASE_PREFIX).any(), "database operations")
         return plot_database_waits(self.timeseries, ax)
 
     def plot_versions(self, ax: Axes | None = None) -> Axes:
-        from simulator.plots import plot_versions
+        from simulator.plots import is_version, plot_versions
 
+        self._require(is_version(self.timeseries["scope"]).any(), "deployed versions")
         return plot_versions(self.timeseries, ax)
 
     def report(self, out_dir: str | Path, spans: bool = False) -> list[Path]:

@@ -184,3 +184,27 @@ def test_to_frame_is_tidy(compared: CompareResults) -> None:
     assert not frame.duplicated(["variant", "metric"]).any()
     assert set(frame["variant"]) == {"base", "same", "doubled"}
     assert isinstance(frame, pd.DataFrame)
+
+
+@pytest.mark.parametrize(
+    ("plot", "what"),
+    [
+        ("backlog", "queues or consumer groups"),
+        ("message_lag", "queues or consumer groups"),
+        ("tries", "call edges with resilience policies"),
+        ("breakers", "call edges with resilience policies"),
+        ("database_waits", "database operations"),
+        ("versions", "deployed versions"),
+    ],
+)
+def test_plots_of_a_feature_the_run_lacks_say_so(compared: CompareResults, plot: str, what: str) -> None:
+    with pytest.raises(ValueError, match=f"nothing to plot: this run has no {what}"):
+        getattr(compared, f"plot_{plot}")()
+
+
+def test_feature_plots_draw_when_the_feature_is_there() -> None:
+    """The bundled resilience scenario has guarded edges: tries and breakers plot a line each."""
+    results = simulator.run(bundled("resilience", duration="10s"), replications=1, variants=["base"])
+    assert results.plot_tries().get_lines()
+    assert results.plot_breakers().get_lines()
+    plt.close("all")
