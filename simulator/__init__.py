@@ -1,5 +1,10 @@
-"""servicelab's discrete-event simulator: scenarios in, validated numbers, tables and plots out."""
+"""servicelab's discrete-event simulator: scenarios in, validated numbers, tables and plots out.
 
+For notebooks: ``simulator.run(path)`` and ``simulator.compare(path, baseline=...)`` (see
+:mod:`simulator.api`); ``simulator.sweep`` joins them with the sweep command (:mod:`simulator.sweep`).
+"""
+
+from simulator.api import CompareResults, RunResults, compare, run
 from simulator.engine import simulate
 from simulator.errors import Problem, ScenarioError
 from simulator.experiment import Experiment, run_experiment
@@ -8,14 +13,18 @@ from simulator.records import RunResult
 from simulator.scenario import Scenario
 
 __all__ = [
+    "CompareResults",
     "Experiment",
     "Problem",
     "RunResult",
+    "RunResults",
     "Scenario",
     "ScenarioError",
     "apply_variant",
+    "compare",
     "load_scenario",
     "parse_scenario",
+    "run",
     "run_experiment",
     "scenario_from_dict",
     "simulate",

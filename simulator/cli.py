@@ -12,18 +12,21 @@ import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simulator.comparison import BASE, Comparison, run_comparison
+from simulator.comparison import BASE, Comparison, UnknownVariantError, run_comparison, select_variants
 from simulator.errors import ScenarioError
 from simulator.loader import apply_variant, load_scenario
 from simulator.scenario import Scenario
 from simulator.tables import (
     CHANNEL_COLUMNS,
+    COST_ROW,
     EDGE_COLUMNS,
+    HEADLINE,
     SERVICE_COLUMNS,
     channel_frames,
     database_columns,
@@ -35,7 +38,9 @@ from simulator.tables import (
     split_summary,
 )
 
-__all__ = ["app"]
+__all__ = ["LEGEND", "app"]
+
+LEGEND = "✓ significant: the 95% interval of the paired difference excludes 0; ✗ not: it includes 0"
 
 app = typer.Typer(
     help="Simulate microservice architectures described in YAML scenarios.", no_args_is_help=True
@@ -235,12 +240,31 @@ def run(
     progress: ProgressOpt = None,
 ) -> None:
     """Simulate SCENARIO (and its variants, side by side), print the summary and write the report folder."""
+    comparison, folder = _simulate(scenario, variant, None, replications, seed, out, spans, progress)
+    _print_tables(comparison)
+    console.print(f"report: {folder / 'report.md'}")
+    console.print(f"report: {folder / 'report.html'}")
+
+
+def _simulate(
+    scenario: Path,
+    variants: list[str] | None,
+    baseline: str | None,
+    replications: int | None,
+    seed: int | None,
+    out: Path | None,
+    spans: bool,
+    progress: bool | None,
+) -> tuple[Comparison, Path]:
+    """Load, run the variants with a progress bar and write the report folder (with ``compare.csv``
+    when there is a ``baseline``); a user's mistake exits 1."""
+    from simulator.api import CompareResults, RunResults  # matplotlib is loaded only for commands that draw
+
     loaded = _load(scenario)
-    names = variant or [BASE, *loaded.variants]
-    unknown = [name for name in names if name != BASE and name not in loaded.variants]
-    if unknown:
-        known = ", ".join([BASE, *loaded.variants])
-        _fail(f"{scenario}: no variant {unknown[0]!r}; known: {known}")
+    try:
+        names = select_variants(loaded, variants or None, baseline)
+    except UnknownVariantError as error:
+        _fail(f"{scenario}: {error}")
     runs = replications or loaded.replications
     with _progress_bar(progress) as bar:
         task = bar.add_task(f"simulating {loaded.name}", total=runs * len(names))
@@ -251,24 +275,95 @@ def run(
         started = time.perf_counter()  # the wall time the report's reproducibility section shows
         try:
             comparison = run_comparison(
-                loaded, names, replications=runs, seed=seed, progress=tick, base_dir=scenario.parent
+                loaded,
+                names,
+                replications=runs,
+                seed=seed,
+                progress=tick,
+                base_dir=scenario.parent,
+                baseline=baseline,
             )
         except ScenarioError as error:
             _fail(error.render())
+        elapsed = time.perf_counter() - started
         bar.update(task, description="writing the report")
-        from simulator.report import write_report  # matplotlib is loaded only for commands that draw
-
+        kind = RunResults if baseline is None else CompareResults
+        results = kind(comparison, wall_time=elapsed)
         folder = out or Path("out") / scenario.stem
         try:
-            write_report(comparison, folder, spans=spans, wall_time=time.perf_counter() - started)
+            results.report(folder, spans=spans)
         except OSError as error:
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
+    return comparison, folder
+
+
+def _print_tables(comparison: Comparison) -> None:
     console.print(_headline(comparison))
     console.print(_services(comparison))
     for table in (_edges(comparison), _channels(comparison), _databases(comparison)):
         if table is not None:
             console.print(table)
-    console.print(f"report: {folder / 'report.md'}")
+
+
+def _differences(comparison: Comparison) -> Table:
+    """Paired differences from the baseline: interval, relative change and significance per metric."""
+    runs = len(comparison.base.results)
+    table = Table(
+        title=f"paired differences from {comparison.reference} (variant − baseline, same random numbers)",
+        caption=f"95% CI of the paired differences of {runs} replications",
+    )
+    for column in ("metric", "variant", "difference [95% CI]", "relative", "significant"):
+        table.add_column(column, justify="left" if column in ("metric", "variant") else "right")
+    labels = {**HEADLINE, **COST_ROW}
+    for row in comparison.paired().itertuples():
+        label, unit, scale = labels[row.metric]
+        interval = pd.Series({"mean": row.difference, "low": row.low, "high": row.high})
+        relative = "–" if math.isnan(row.relative) else f"{row.relative:+.1%}"
+        table.add_row(
+            f"Δ {label} ({unit})",
+            row.variant,
+            format_interval(interval, scale, brackets=True),
+            relative,
+            "✓" if row.significant else "✗",
+        )
+    return table
+
+
+@app.command()
+def compare(
+    scenario: ScenarioArg,
+    baseline: Annotated[
+        str,
+        typer.Option(help=f"The variant the others are compared with ('{BASE}': the scenario as written)."),
+    ] = BASE,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="Compare only this variant with the baseline; repeat for several [default: every variant].",
+        ),
+    ] = None,
+    replications: Annotated[
+        int | None, typer.Option(min=2, help="Number of replications [default: the scenario's].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario's seed.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the report [default: out/NAME].")
+    ] = None,
+    spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
+    progress: ProgressOpt = None,
+) -> None:
+    """Run SCENARIO's variants on the same random numbers and report their paired differences from the
+    baseline (95% intervals, relative change, significance); writes the report folder and compare.csv."""
+    comparison, folder = _simulate(scenario, variant, baseline, replications, seed, out, spans, progress)
+    _print_tables(comparison)
+    if comparison.others:
+        console.print(_differences(comparison))
+        console.print(LEGEND)
+    else:
+        console.print(f"nothing to compare: only {comparison.reference} ran")
+    console.print(f"report: {folder / 'report.md'} (differences: {folder / 'compare.csv'})")
     console.print(f"report: {folder / 'report.html'}")
 
 

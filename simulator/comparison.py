@@ -6,6 +6,11 @@ Differences between variants are therefore *paired*: :meth:`Comparison.differenc
 difference per replication before averaging, which cancels most of the noise the variants share
 and gives much tighter intervals than comparing two independent summaries.
 
+Any variant can be the *baseline* the others are measured against (by default the first, which is
+the scenario as written when it ran). :meth:`Comparison.paired` gives the tidy table of ``sim
+compare``: per variant and headline metric the mean paired difference, its 95% interval, the change
+relative to the baseline's mean, and whether it is *significant*: the paired interval excludes 0.
+
 A run without variants is a comparison of one: the report and the command line treat both alike.
 """
 
@@ -24,7 +29,15 @@ from simulator.loader import apply_variant
 from simulator.scenario import BASE, Scenario
 from simulator.summary import confidence_interval
 
-__all__ = ["BASE", "Comparison", "run_comparison"]
+__all__ = ["BASE", "COMPARED", "Comparison", "UnknownVariantError", "run_comparison", "select_variants"]
+
+COMPARED = ("latency_mean", "latency_p99", "error_rate", "throughput", "cost")
+"""The metrics ``sim compare`` reports differences of (``cost`` only when some variant prices replicas)."""
+
+
+class UnknownVariantError(ValueError):
+    """A variant name (to run, or as the baseline) that the scenario does not define."""
+
 
 Progress = Callable[[str, int, float], None]
 """Called with (variant, replication index, fraction of that replication done)."""
@@ -35,15 +48,33 @@ class Comparison:
     """The experiments of several variants, keyed by variant name in the order they were run."""
 
     experiments: dict[str, Experiment]
+    baseline: str | None = None
+    """The variant the others are compared with; None means the first."""
+
+    def __post_init__(self) -> None:
+        if self.baseline is not None and self.baseline not in self.experiments:
+            raise UnknownVariantError(
+                f"baseline {self.baseline!r} is not among the variants run: {', '.join(self.experiments)}"
+            )
 
     @property
     def names(self) -> list[str]:
         return list(self.experiments)
 
     @property
+    def reference(self) -> str:
+        """The name of the baseline: :attr:`baseline`, or the first variant run."""
+        return self.baseline if self.baseline is not None else self.names[0]
+
+    @property
+    def others(self) -> list[str]:
+        """The variants compared with the baseline, in the order they were run."""
+        return [name for name in self.names if name != self.reference]
+
+    @property
     def base(self) -> Experiment:
-        """The first experiment: the reference the others are compared with."""
-        return next(iter(self.experiments.values()))
+        """The baseline's experiment: the reference the others are compared with."""
+        return self.experiments[self.reference]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -53,16 +84,53 @@ class Comparison:
         )
 
     def differences(self, metric: str, level: float = 0.95) -> pd.DataFrame:
-        """Each variant minus the first, paired by replication: ``mean``, ``low``, ``high`` per variant."""
+        """Each variant minus the baseline, paired by replication: ``mean``, ``low``, ``high`` per variant."""
         missing = pd.Series(math.nan, index=self.base.per_replication.index)
         reference = self.base.per_replication.get(metric, missing)  # a variant may lack a metric
         rows = {}
-        for name, experiment in list(self.experiments.items())[1:]:
-            values = experiment.per_replication.get(metric, missing)
+        for name in self.others:
+            values = self.experiments[name].per_replication.get(metric, missing)
             paired = (values - reference).dropna().to_numpy()
             mean, half = confidence_interval(paired, level)
             rows[name] = {"mean": mean, "low": mean - half, "high": mean + half}
         return pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "low", "high"])
+
+    def compared_metrics(self) -> list[str]:
+        """:data:`COMPARED`, without ``cost`` when no variant has any (nothing has a price)."""
+        costs = [e.per_replication.get("cost", pd.Series(0.0)) for e in self.experiments.values()]
+        priced = any((cost > 0).any() for cost in costs)
+        return [metric for metric in COMPARED if metric != "cost" or priced]
+
+    def paired(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+        """The tidy table of paired differences from the baseline, one row per (variant, metric).
+
+        Columns: ``variant``, ``metric``, ``baseline`` (the baseline's mean), ``difference`` (mean of
+        the per-replication differences, variant minus baseline, in the metric's unit), ``low`` and
+        ``high`` (its confidence interval at ``level``), ``relative`` (difference over the baseline's
+        mean; NaN when that is 0) and ``significant`` (the interval excludes 0; False when it cannot
+        be computed, e.g. from a single replication).
+        """
+        rows = []
+        for metric in metrics or self.compared_metrics():
+            table = self.differences(metric, level)
+            reference = self.base.per_replication.get(metric, pd.Series(dtype=float))
+            baseline = confidence_interval(reference.to_numpy(), level)[0]
+            for name in self.others:
+                mean, low, high = table.loc[name, ["mean", "low", "high"]]
+                rows.append(
+                    {
+                        "variant": name,
+                        "metric": metric,
+                        "baseline": baseline,
+                        "difference": mean,
+                        "low": low,
+                        "high": high,
+                        "relative": mean / baseline if baseline else math.nan,
+                        "significant": bool(low > 0 or high < 0),  # False when NaN
+                    }
+                )
+        columns = ["variant", "metric", "baseline", "difference", "low", "high", "relative", "significant"]
+        return pd.DataFrame(rows, columns=columns)
 
     def _stacked(self, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return pd.concat([f.assign(variant=name) for name, f in frames.items()], ignore_index=True)
@@ -117,6 +185,24 @@ class Comparison:
         return self._stacked({name: e.spans for name, e in self.experiments.items()})
 
 
+def select_variants(
+    scenario: Scenario, variants: Sequence[str] | None = None, baseline: str | None = None
+) -> list[str]:
+    """The variants to run, in order: ``variants`` (default ``base`` and every variant; none: ``base``),
+    with ``baseline`` put first when it is not among them. Raises :class:`UnknownVariantError` naming the
+    known variants when a name is not ``base`` or one of the scenario's variants."""
+    known = [BASE, *scenario.variants]
+    names = known if variants is None else list(dict.fromkeys(variants)) or [BASE]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UnknownVariantError(f"no variant {unknown[0]!r}; known: {', '.join(known)}")
+    if baseline is not None and baseline not in known:
+        raise UnknownVariantError(f"no variant {baseline!r} to compare with; known: {', '.join(known)}")
+    if baseline is not None and baseline not in names:
+        names.insert(0, baseline)
+    return names
+
+
 def run_comparison(
     scenario: Scenario,
     variants: Sequence[str] | None = None,
@@ -124,18 +210,19 @@ def run_comparison(
     seed: int | None = None,
     progress: Progress | None = None,
     base_dir: Path | None = None,
+    baseline: str | None = None,
 ) -> Comparison:
     """Run the base scenario and ``variants`` (default: all of them) with the same seed.
 
     ``variants=[]`` runs the base alone; naming variants without ``base`` runs just those.
-    ``base_dir`` anchors trace files that variants name relative to the scenario file.
+    ``baseline`` (default: the first variant run) is the variant differences are taken from; it is
+    run first when ``variants`` leaves it out. ``base_dir`` anchors trace files that variants name
+    relative to the scenario file.
     """
-    names = [BASE, *scenario.variants] if variants is None else list(variants)
-    if not names:
-        names = [BASE]
+    names = select_variants(scenario, variants, baseline)
     experiments = {}
     for name in names:
         variant = scenario if name == BASE else apply_variant(scenario, name, base_dir)
         tick = None if progress is None else (lambda i, done, n=name: progress(n, i, done))
         experiments[name] = run_experiment(variant, replications=replications, seed=seed, progress=tick)
-    return Comparison(experiments)
+    return Comparison(experiments, baseline)

@@ -2,7 +2,8 @@
 
 A run is a :class:`~simulator.comparison.Comparison`: the base scenario and any variants, side by
 side (one variant is just a comparison of one). Files: ``summary.json`` (settings, every metric's
-mean and 95% interval per variant, and paired differences from the first variant), ``requests.csv``
+mean and 95% interval per variant, and paired differences from the baseline: the first variant
+unless the comparison names another), ``requests.csv``
 (one row per request, with ``variant`` and ``replication``), optionally ``spans.csv`` (one row per
 call: several times the requests, so written only when asked for), ``timeseries.csv`` (per-bin
 series, see :mod:`simulator.timeseries`), ``diagram.png``, ``latency_cdf.png``,
@@ -114,7 +115,7 @@ def summary_document(comparison: Comparison) -> dict[str, object]:
         "confidence_level": 0.95,
         "units": UNITS,
         "variants": variants,
-        "differences_from": comparison.names[0] if differences else None,
+        "differences_from": comparison.reference if differences else None,
         "differences": differences,
     }
 
@@ -137,17 +138,28 @@ def _headline_table(comparison: Comparison) -> Table:
 
 
 def _differences_table(comparison: Comparison) -> list[Block]:
-    others = comparison.names[1:]
+    others = comparison.others
     rows = []
     for key, (label, unit, scale) in _headline(comparison).items():
         table = comparison.differences(key)
-        rows.append(
-            [f"Δ {label} ({unit})", *(format_interval(table.loc[n], scale, brackets=True) for n in others)]
-        )
+        rows.append([f"Δ {label} ({unit})", *(_marked(table.loc[n], scale) for n in others)])
     return [
-        Paragraph(f"Paired differences from {comparison.names[0]} (same random numbers, per replication):"),
+        Paragraph(
+            f"Paired differences from {comparison.reference} (same random numbers, per replication); "
+            f"{SIGNIFICANT}: significant, the 95% interval of the paired difference excludes 0:"
+        ),
         Table(["metric", *others], rows),
     ]
+
+
+SIGNIFICANT = "✓"
+"""The mark of a significant difference, the same in report.md and report.html."""
+
+
+def _marked(row: pd.Series, scale: float) -> str:
+    """A difference's interval, marked when it excludes 0 (a significant difference)."""
+    text = format_interval(row, scale, brackets=True)
+    return f"{text} {SIGNIFICANT}" if row["low"] > 0 or row["high"] < 0 else text
 
 
 def _scope_table(

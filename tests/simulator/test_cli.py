@@ -21,6 +21,7 @@ import textwrap
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -470,4 +471,114 @@ def test_backoff_with_an_unknown_kind_is_a_user_error(tmp_path: Path) -> None:
     result = _cli("backoff", "--kind", "fibonacci", cwd=tmp_path)
     _assert_user_error(result)
     assert "unknown backoff kind 'fibonacci'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- compare -----------------------------------------------------------------------------------
+
+LOADED = textwrap.dedent(
+    """\
+    name: loaded
+    description: M/M/1 at rho = 0.9; 'same' restates the base, 'doubled' has two replicas (rho 0.45).
+    duration: 30s
+    warmup: 3s
+    seed: 11
+    replications: 5
+    services:
+      server:
+        replicas: 1
+        service_time: {dist: exponential, mean: 10ms}
+    routes:
+      main:
+        - call: server
+    workloads:
+      - route: main
+        arrivals: {process: poisson, rate: 90/s}
+    variants:
+      same:
+        services: {server: {replicas: 1}}
+      doubled:
+        services: {server: {replicas: 2}}
+    """
+)
+COMPARE_COLUMNS = ["variant", "metric", "baseline", "difference", "low", "high", "relative", "significant"]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Finished, dict[tuple[str, str], dict]]:
+    """``sim compare`` of the loaded M/M/1 with a variant that changes nothing and one that doubles
+    the replicas; its output, and compare.csv keyed by (variant, metric)."""
+    folder = tmp_path_factory.mktemp("compare")
+    (folder / "loaded.yaml").write_text(LOADED, encoding="utf-8")
+    result = _cli("compare", "loaded.yaml", "--out", "out", "--no-progress", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    with (folder / "out" / "compare.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == COMPARE_COLUMNS
+        rows = {(row["variant"], row["metric"]): row for row in reader}
+    return result, rows
+
+
+@pytest.mark.slow
+def test_compare_of_a_variant_that_changes_nothing_finds_no_difference(compared: Any) -> None:
+    """Same random numbers, same system: every paired difference is exactly 0, nothing significant."""
+    _, rows = compared
+    same = [row for (variant, _), row in rows.items() if variant == "same"]
+    assert {row["metric"] for row in same} == {"latency_mean", "latency_p99", "error_rate", "throughput"}
+    for row in same:
+        assert float(row["difference"]) == 0.0, row
+        assert row["significant"] == "False", row
+
+
+@pytest.mark.slow
+def test_compare_finds_doubled_replicas_lower_p99(compared: Any) -> None:
+    """Doubling the replicas of a server at rho 0.9 halves its load: M/M/1 p99 of the response time
+    ln(100) x 10 ms / (1 - 0.9) = 461 ms; with two replicas (each M/M/1 at rho 0.45 under random
+    balancing, ~84 ms) it falls by well over half, and the paired interval must exclude 0."""
+    result, rows = compared
+    p99 = rows[("doubled", "latency_p99")]
+    assert p99["significant"] == "True"
+    assert float(p99["high"]) < 0
+    assert float(p99["low"]) <= float(p99["difference"]) <= float(p99["high"])
+    assert float(p99["relative"]) < -0.5
+    assert 0.25 < float(p99["baseline"]) < 0.8  # 461 ms in theory; 30-second runs at rho 0.9 vary
+    assert rows[("doubled", "latency_mean")]["significant"] == "True"
+    # The printed table marks it, with the legend saying what the mark means.
+    assert "paired differences from base" in result.stdout
+    assert "✓ significant: the 95% interval of the paired difference excludes 0" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if "latency p99" in line and "doubled" in line)
+    assert "✓" in line
+
+
+@pytest.mark.slow
+def test_compare_with_another_baseline(tmp_path: Path, tiny: Path) -> None:
+    result = _cli(
+        "compare", "tiny.yaml", "--baseline", "slow", "--replications", "3", "--no-progress", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    rows = _read_csv(tmp_path / "out" / "tiny" / "compare.csv")
+    assert {row["variant"] for row in rows} == {"base"}
+    mean = next(row for row in rows if row["metric"] == "latency_mean")
+    # M/M/1 at rho 0.5 (20 ms) against rho 0.75 (60 ms): 40 ms less, two thirds less.
+    assert -0.06 < float(mean["difference"]) < -0.02
+    summary = json.loads((tmp_path / "out" / "tiny" / "summary.json").read_text())
+    assert summary["differences_from"] == "slow"
+    assert "Paired differences from slow" in (tmp_path / "out" / "tiny" / "report.md").read_text()
+    for name in PNGS:  # the folder of ``run``
+        assert (tmp_path / "out" / "tiny" / name).read_bytes().startswith(PNG_MAGIC), name
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--baseline", "fast"], "no variant 'fast' to compare with; known: base, slow"),
+        (["--variant", "fast"], "no variant 'fast'; known: base, slow"),
+        (["--replications", "1"], "--replications"),
+    ],
+    ids=["baseline", "variant", "one-replication"],
+)
+def test_compare_user_errors(tmp_path: Path, tiny: Path, args: list[str], message: str) -> None:
+    result = _cli("compare", "tiny.yaml", *args, "--no-progress", cwd=tmp_path)
+    _assert_user_error(result)
+    assert message in result.stderr
     assert not (tmp_path / "out").exists()
