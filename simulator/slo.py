@@ -102,13 +102,15 @@ def parse_slo(text: str) -> list[Clause]:
 
 def meets(summary: pd.DataFrame, clauses: Sequence[Clause], keys: Sequence[str]) -> pd.DataFrame:
     """One row per point (``keys``: the params and ``variant``), a boolean column per clause and ``meets``."""
-    means = summary.pivot_table(index=list(keys), columns="metric", values="mean", sort=False, dropna=False)
-    table = pd.DataFrame(index=means.index)
-    for clause in clauses:
-        values = means[clause.metric] if clause.metric in means else pd.Series(math.nan, index=means.index)
-        table[clause.text] = [clause.holds(float(v)) for v in values]
-    table["meets"] = table.all(axis=1)
-    return table.reset_index()
+    rows = []
+    for key, group in summary.groupby(list(keys), sort=False):
+        means = dict(zip(group["metric"], group["mean"], strict=True))
+        row = dict(zip(keys, key, strict=True))
+        row |= {c.text: c.holds(float(means.get(c.metric, math.nan))) for c in clauses}
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=[*keys, *(c.text for c in clauses)])
+    table["meets"] = table[[c.text for c in clauses]].all(axis=1)
+    return table
 
 
 def numeric(value: object) -> float:
