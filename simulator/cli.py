@@ -493,12 +493,11 @@ def sweep(
     console.print(_sweep_table(result.summary, params, metric))
     if clauses:
         best = smallest_meeting(result.summary, clauses, params)
-        table = Table(title=f"smallest configuration meeting {slo}")
-        for column in [*params, "variant"]:
-            table.add_column(column)
         for _, row in best.iterrows():
-            table.add_row(*(str(row[c]) for c in [*params, "variant"]))
-        console.print(table if len(best) else f"no point of the sweep meets {slo}")
+            point = ", ".join(f"{p}={row[p]}" for p in params)
+            console.print(f"smallest configuration meeting {slo}: {point} ({row['variant']})", soft_wrap=True)
+        if best.empty:
+            console.print(f"no point of the sweep meets {slo}", soft_wrap=True)
         best.to_csv(folder / "slo.csv", index=False)
     ran = f" ({result.ran} run now)" if resume else ""
     console.print(f"wrote {folder / 'sweep.csv'}{ran}, summary.csv and surface_{metric}.png")
