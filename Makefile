@@ -31,10 +31,11 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run
+## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run; sweep executors
 bench: $(READY)
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/sweep.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

@@ -10,12 +10,20 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from simulator.comparison import BASE, Comparison, UnknownVariantError, run_comparison, select_variants
@@ -37,6 +45,9 @@ from simulator.tables import (
     metric_row,
     split_summary,
 )
+
+if TYPE_CHECKING:
+    from simulator.sweep import Sweep
 
 __all__ = ["LEGEND", "app"]
 
@@ -69,13 +80,18 @@ def _load(path: Path, variant: str | None = None) -> Scenario:
         _fail(error.render())
 
 
-def _progress_bar(progress: bool | None) -> Progress:
-    """A rich progress bar on stderr, shown on a terminal unless ``progress`` says otherwise."""
+def _progress_bar(progress: bool | None, eta: bool = False) -> Progress:
+    """A rich progress bar on stderr, shown on a terminal unless ``progress`` says otherwise.
+
+    ``eta`` adds the count done and the estimated time remaining (for sweeps).
+    """
     show = sys.stderr.isatty() if progress is None else progress
+    extra = (MofNCompleteColumn(), TimeRemainingColumn()) if eta else ()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
+        *extra,
         TimeElapsedColumn(),
         console=errors,
         disable=not show,
@@ -428,7 +444,6 @@ def backoff(
 ) -> None:
     """Brooker's "Exponential Backoff And Jitter" experiment: clients contending on one row with
     optimistic concurrency, retrying with each backoff; writes the runs, a table and two plots."""
-    import pandas as pd
     from matplotlib.figure import Figure
 
     from patterns.retry import BACKOFFS
@@ -477,3 +492,148 @@ def _mean_half(mean: float, half: float) -> str:
     if math.isnan(half):
         return shown
     return f"{shown} ± {half:,.0f}" if abs(half) >= 1000 else f"{shown} ± {half:.2g}"
+
+
+@app.command()
+def sweep(
+    scenario: ScenarioArg,
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            "-p",
+            help="PATH=VALUES to sweep, e.g. services.api.replicas=1..8 or workload.rate=100/s,200/s; "
+            "repeat for a grid.",
+            show_default=False,
+        ),
+    ],
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Replications per point [default: the scenario's].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario's seed.")] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", "-v", help="Sweep only this variant; repeat for several [default: all]."),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="Where points run: inprocess, processes or dask.")
+    ] = "inprocess",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes (or LocalCluster workers) [default: cores].")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler, e.g. tcp://host:8786 [default: a LocalCluster]."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the points already in OUT/sweep.csv and run the rest.")
+    ] = False,
+    slo: Annotated[
+        str | None, typer.Option(help='Find the smallest point meeting e.g. "p99<200ms,errors<0.1%".')
+    ] = None,
+    metric: Annotated[str, typer.Option(help="Metric of the response-surface plot.")] = "latency_p99",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for tables and plots [default: out/NAME-sweep]."),
+    ] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Sweep SCENARIO over a grid of parameters (x variants x replications); write sweep.csv, summary.csv,
+    the response surface and, with --slo, the smallest configuration meeting it."""
+    from simulator.executors import EXECUTORS, MissingDependencyError
+    from simulator.slo import parse_slo, smallest_meeting
+    from simulator.sweep import plan_sweep, run_sweep
+
+    loaded = _load(scenario)
+    if executor not in EXECUTORS:
+        _fail(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if scheduler is not None and executor != "dask":
+        _fail("--scheduler needs --executor dask")
+    try:
+        clauses = parse_slo(slo) if slo is not None else []
+    except ValueError as error:
+        _fail(f"--slo: {error}")
+    try:
+        tasks = plan_sweep(loaded, param, variants=variant, replications=replications, seed=seed)
+    except ScenarioError as error:
+        _fail(error.render())
+    try:
+        if executor == "dask":
+            runner = EXECUTORS["dask"](scheduler_address=scheduler, workers=workers)
+        else:
+            runner = EXECUTORS[executor](workers) if executor == "processes" else EXECUTORS[executor]()
+    except MissingDependencyError as error:
+        _fail(str(error))
+    folder = out or Path("out") / f"{scenario.stem}-sweep"
+    journal = folder / "sweep.csv"
+    with _progress_bar(progress, eta=True) as bar:
+        task = bar.add_task(f"sweeping {loaded.name}", total=len(tasks))
+        try:
+            result = run_sweep(
+                tasks,
+                runner,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                journal=journal,
+                resume=resume,
+            )
+        except ScenarioError as error:
+            _fail(error.render())
+        except KeyboardInterrupt:
+            errors.print(f"interrupted: finished points are in {journal}; rerun with --resume to go on")
+            raise typer.Exit(130) from None
+        except OSError as error:
+            _fail(f"cannot write to {folder}: {error.strerror or error}")
+    _write_sweep(result, folder, metric)
+    params = result.params
+    console.print(_sweep_table(result.summary, params, metric))
+    if clauses:
+        best = smallest_meeting(result.summary, clauses, params)
+        for _, row in best.iterrows():
+            point = ", ".join(f"{p}={row[p]}" for p in params)
+            console.print(f"smallest configuration meeting {slo}: {point} ({row['variant']})", soft_wrap=True)
+        if best.empty:
+            console.print(f"no point of the sweep meets {slo}", soft_wrap=True)
+        best.to_csv(folder / "slo.csv", index=False)
+    ran = f" ({result.ran} run now)" if resume else ""
+    console.print(f"wrote {folder / 'sweep.csv'}{ran}, summary.csv and surface_{metric}.png")
+
+
+def _write_sweep(result: Sweep, folder: Path, metric: str) -> None:
+    """sweep.csv (tidy), summary.csv and the response surface of ``metric``."""
+    from matplotlib.figure import Figure
+
+    from simulator.plots import plot_response_surface
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        result.results.to_csv(folder / "sweep.csv", index=False)
+        summary = result.summary
+        summary.to_csv(folder / "summary.csv", index=False)
+        if metric not in set(summary["metric"]):
+            _fail(f"no metric {metric!r} in the sweep; known: {', '.join(dict.fromkeys(summary['metric']))}")
+        figure = Figure(figsize=(8, 4.5), layout="constrained")
+        plot_response_surface(summary, result.params, metric, figure.subplots())
+        figure.savefig(folder / f"surface_{metric}.png", dpi=110)
+    except OSError as error:
+        _fail(f"cannot write to {folder}: {error.strerror or error}")
+
+
+def _sweep_table(summary: pd.DataFrame, params: list[str], metric: str) -> Table:
+    """The headline metrics of every point and variant (mean ± CI half-width)."""
+    shown = {"throughput": ("throughput", "req/s", 1.0), "error_rate": ("errors", "%", 100.0)}
+    shown |= {m: (m.removeprefix("latency_"), "ms", 1e3) for m in ("latency_mean", "latency_p99")}
+    if metric not in shown:
+        shown[metric] = (metric, "", 1.0)
+    table = Table(title="sweep", caption="mean ± 95% CI half-width")
+    for column in [*params, "variant"]:
+        table.add_column(column)
+    for label, unit, _ in shown.values():
+        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+    wide = summary.set_index([*params, "variant", "metric"])
+    for key in dict.fromkeys(wide.index.droplevel("metric")):
+        cells = []
+        for name, (_, _, scale) in shown.items():
+            at = (*key, name)
+            cells.append(format_interval(wide.loc[at], scale) if at in wide.index else "–")
+        table.add_row(*map(str, key), *cells)
+    return table

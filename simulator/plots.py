@@ -35,6 +35,7 @@ __all__ = [
     "plot_latency_percentiles",
     "plot_message_lag",
     "plot_replicas",
+    "plot_response_surface",
     "plot_throughput",
     "plot_traffic_share",
     "plot_utilization",
@@ -368,4 +369,48 @@ def shade_windows(ax: Axes, windows: list[tuple[float, float, str]]) -> Axes:
         ax.axvspan(start, end, color="grey", alpha=0.15, linewidth=0, label=label)
     if windows:
         ax.legend(fontsize=8)
+    return ax
+
+
+def plot_response_surface(
+    summary: pd.DataFrame, params: list[str], metric: str = "latency_p99", ax: Axes | None = None
+) -> Axes:
+    """A sweep's ``metric`` (mean and 95% CI band) against its first param: one line per variant and
+    per value of the second param (others averaged), each line's knee marked (:func:`simulator.slo.knee`).
+
+    ``summary`` is :attr:`simulator.sweep.Sweep.summary`. Latencies are drawn in milliseconds.
+    """
+    from simulator.slo import knee, numeric
+
+    ax = axes_or_new(ax)
+    rows = summary[summary["metric"] == metric]
+    x_param = params[0]
+    lines = ["variant", *params[1:2]]
+    scale, unit = (1e3, " (ms)") if metric.startswith("latency") else (1.0, "")
+    labelled = set()
+    for key, group in rows.groupby(lines, sort=False):
+        mean = group.groupby(x_param, sort=False)[["mean", "low", "high"]].mean()
+        x = np.array([numeric(v) for v in mean.index])
+        categorical = bool(np.isnan(x).any())
+        if categorical:
+            x = np.arange(len(mean), dtype=float)
+            ax.set_xticks(x, [str(v) for v in mean.index])
+        order = np.argsort(x, kind="stable")
+        x, mean = x[order], mean.iloc[order]
+        key = key if isinstance(key, tuple) else (key,)
+        name = str(key[0]) if len(params) == 1 else f"{key[0]}, {params[1]}={key[1]}"
+        (line,) = ax.plot(x, mean["mean"] * scale, marker="o", label=name)
+        ax.fill_between(x, mean["low"] * scale, mean["high"] * scale, color=line.get_color(), alpha=0.15)
+        at = knee(x, mean["mean"].to_numpy())
+        if at is not None:
+            label = None if "knee" in labelled else "knee"
+            labelled.add("knee")
+            ax.plot(
+                x[at], mean["mean"].iloc[at] * scale, marker="X", markersize=12, color="black", label=label
+            )
+    ax.set_xlabel(x_param)
+    ax.set_ylabel(f"{metric}{unit}")
+    ax.set_title(f"{metric} against {x_param}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     return ax

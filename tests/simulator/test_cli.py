@@ -582,3 +582,77 @@ def test_compare_user_errors(tmp_path: Path, tiny: Path, args: list[str], messag
     _assert_user_error(result)
     assert message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+
+
+def test_sweep_writes_its_tables_plot_and_smallest_configuration(tmp_path: Path, tiny: Path) -> None:
+    out = tmp_path / "swept"
+    result = _cli(
+        "sweep",
+        tiny,
+        "--param",
+        "workload.rate=20/s,50/s,80/s",
+        "-v",
+        "base",
+        "--replications",
+        "2",
+        "--slo",
+        "p99<2s,errors<0.1%,throughput>30/s",
+        "--out",
+        out,
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    with (out / "sweep.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["workload.rate"], r["variant"], r["replication"]) for r in rows] == [
+        (rate, "base", str(i)) for rate in ("20/s", "50/s", "80/s") for i in (0, 1)
+    ]
+    assert {"seed", "throughput", "latency_p99", "server.utilization"} <= set(rows[0])
+    with (out / "summary.csv").open(newline="") as file:
+        summary = list(csv.DictReader(file))
+    assert len(summary) == 3 * len({r["metric"] for r in summary})
+    assert (out / "surface_latency_p99.png").read_bytes().startswith(PNG_MAGIC)
+    # 20/s answers ~20/s (< 30/s); 50/s is the smallest rate meeting every clause (rho = 0.5).
+    with (out / "slo.csv").open(newline="") as file:
+        best = list(csv.DictReader(file))
+    assert [(b["workload.rate"], b["variant"]) for b in best] == [("50/s", "base")]
+    assert "meeting p99<2s,errors<0.1%,throughput>30/s: workload.rate=50/s (base)" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--param", "services.sever.replicas=1..2"], "no field 'sever' under services; known: server"),
+        (["--param", "services.server.replicas=0..1"], "the value 0 is refused"),
+        (["--param", "workload.rate=10/s", "--slo", "p99<fast"], "--slo: the SLO clause 'p99<fast'"),
+        (["--param", "workload.rate=10/s", "--slo", "latency<1s"], "unknown SLO 'latency'"),
+        (["--param", "workload.rate=10/s", "--executor", "threads"], "unknown executor 'threads'"),
+        (
+            ["--param", "workload.rate=10/s", "--scheduler", "tcp://h:87"],
+            "--scheduler needs --executor dask",
+        ),
+        (["--param", "workload.rate=10/s", "-v", "fast"], "no variant 'fast'"),
+        (["--param", "workload.rate=10/s", "--metric", "nonsense"], "no metric 'nonsense'"),
+    ],
+)
+def test_sweep_mistakes_exit_1_with_a_message(tmp_path: Path, tiny: Path, args: list[str], says: str) -> None:
+    result = _cli("sweep", tiny, *args, "--replications", "1", "--out", tmp_path / "o", cwd=tmp_path)
+    _assert_user_error(result)
+    assert says in result.stderr
+
+
+def test_sweep_resume_runs_only_what_is_missing(tmp_path: Path, tiny: Path) -> None:
+    out = tmp_path / "o"
+    common = ["--param", "workload.rate=20/s,40/s", "-v", "base", "--replications", "1", "--out", out]
+    first = _cli("sweep", tiny, *common, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    table = (out / "sweep.csv").read_text()
+    again = _cli("sweep", tiny, *common, "--resume", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "(0 run now)" in again.stdout
+    assert (out / "sweep.csv").read_text() == table
