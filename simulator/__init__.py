@@ -1,10 +1,10 @@
 """servicelab's discrete-event simulator: scenarios in, validated numbers, tables and plots out.
 
-For notebooks: ``simulator.run(path)`` and ``simulator.compare(path, baseline=...)`` (see
-:mod:`simulator.api`); ``simulator.sweep`` joins them with the sweep command (:mod:`simulator.sweep`).
+For notebooks: ``simulator.run(path)``, ``simulator.compare(path, baseline=...)`` and
+``simulator.sweep(path, params=[...])`` (see :mod:`simulator.api`).
 """
 
-from simulator.api import CompareResults, RunResults, compare, run
+from simulator.api import CompareResults, RunResults, SweepResults, compare, run, sweep
 from simulator.engine import simulate
 from simulator.errors import Problem, ScenarioError
 from simulator.experiment import Experiment, run_experiment
@@ -20,6 +20,7 @@ __all__ = [
     "RunResults",
     "Scenario",
     "ScenarioError",
+    "SweepResults",
     "apply_variant",
     "compare",
     "load_scenario",
@@ -28,4 +29,5 @@ __all__ = [
     "run_experiment",
     "scenario_from_dict",
     "simulate",
+    "sweep",
 ]

@@ -9,8 +9,8 @@ metric), the raw tables (``requests``, ``timeseries``...), ``plot_*`` helpers th
 or new :class:`~matplotlib.axes.Axes` and return it (never ``plt.show()``: the notebook shows it),
 and ``report(out_dir)``, which writes the same folder as the command line.
 
-``simulator.sweep(...)`` (parameter sweeps, :mod:`simulator.sweep`) belongs next to these two and is
-added with the sweep command; this module does not stand in for it.
+``simulator.sweep(path_or_scenario, params=[...])`` does what ``servicelab sim sweep`` does and returns
+a :class:`SweepResults` (``to_frame()``, ``results``, ``plot_surface()``, ``smallest_meeting(slo)``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ import pandas as pd
 from simulator.comparison import Comparison, Progress, run_comparison
 from simulator.loader import load_scenario
 from simulator.scenario import Scenario
+from simulator.slo import parse_slo, smallest_meeting
+from simulator.sweeps import Param, Sweep, plan_sweep, run_sweep
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["CompareResults", "RunResults", "compare", "run"]
+    from simulator.executors import Executor
+
+__all__ = ["CompareResults", "RunResults", "SweepResults", "compare", "run", "sweep"]
 
 
 @dataclass
@@ -216,3 +220,52 @@ def compare(
     started = time.perf_counter()
     comparison = run_comparison(scenario, variants, replications, seed, progress, base_dir, baseline)
     return CompareResults(comparison, wall_time=time.perf_counter() - started)
+
+
+@dataclass
+class SweepResults:
+    """A parameter sweep: every point x variant x replication, and what to do with it."""
+
+    sweep: Sweep
+    wall_time: float | None = None
+
+    @property
+    def params(self) -> list[str]:
+        return self.sweep.params
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """Tidy: one row per point, variant and replication (the params, then the metrics)."""
+        return self.sweep.results
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per point, variant and metric: ``mean``, ``low``, ``high`` (95% CI) and ``n``."""
+        return self.sweep.summary
+
+    def smallest_meeting(self, slo: str) -> pd.DataFrame:
+        """Per variant, the first point (by the params' values) whose means meet every clause of
+        ``slo`` (``"p99<200ms,errors<0.1%"``)."""
+        return smallest_meeting(self.sweep.summary, parse_slo(slo), self.params)
+
+    def plot_surface(self, metric: str = "latency_p99", ax: Axes | None = None) -> Axes:
+        """``metric`` against the first param, per variant (and second param), knees marked."""
+        from simulator.plots import plot_response_surface
+
+        return plot_response_surface(self.sweep.summary, self.params, metric, ax)
+
+
+def sweep(
+    scenario_or_path: Scenario | str | Path,
+    params: Sequence[str | Param],
+    variants: Sequence[str] | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    executor: Executor | None = None,
+) -> SweepResults:
+    """Run the grid of ``params`` (``"services.api.replicas=1..8"``, ``"workload.rate=50/s,90/s"``) x
+    ``variants`` x replications, like ``servicelab sim sweep``, on ``executor`` (default: in this
+    process; :mod:`simulator.executors` has a process pool and Dask). Every point shares the seed."""
+    scenario, _ = _scenario(scenario_or_path)
+    started = time.perf_counter()
+    tasks = plan_sweep(scenario, params, variants, replications, seed)
+    return SweepResults(run_sweep(tasks, executor), wall_time=time.perf_counter() - started)

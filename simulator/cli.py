@@ -47,7 +47,7 @@ from simulator.tables import (
 )
 
 if TYPE_CHECKING:
-    from simulator.sweep import Sweep
+    from simulator.sweeps import Sweep
 
 __all__ = ["LEGEND", "app"]
 
@@ -542,7 +542,7 @@ def sweep(
     the response surface and, with --slo, the smallest configuration meeting it."""
     from simulator.executors import EXECUTORS, MissingDependencyError
     from simulator.slo import parse_slo, smallest_meeting
-    from simulator.sweep import plan_sweep, run_sweep
+    from simulator.sweeps import plan_sweep, run_sweep
 
     loaded = _load(scenario)
     if executor not in EXECUTORS:

@@ -2,9 +2,9 @@
 
 An executor has one method, ``map(fn, tasks, on_result)``: it calls ``fn(task)`` for every task,
 wherever it likes, and ``on_result(task, result)`` in *this* process as each one finishes (in any
-order). Tasks are self-contained (:class:`simulator.sweep.SweepTask`) and ``fn`` is a top-level
+order). Tasks are self-contained (:class:`simulator.sweeps.SweepTask`) and ``fn`` is a top-level
 function, so the same tasks give the same results on every executor; only the order of the
-``on_result`` calls differs, and :mod:`simulator.sweep` orders the results by task.
+``on_result`` calls differs, and :mod:`simulator.sweeps` orders the results by task.
 
 - :class:`InProcess` runs them one after another, here (the reference; no start-up cost).
 - :class:`ProcessPool` runs them in ``workers`` processes (default: the machine's cores) started

@@ -378,7 +378,7 @@ def plot_response_surface(
     """A sweep's ``metric`` (mean and 95% CI band) against its first param: one line per variant and
     per value of the second param (others averaged), each line's knee marked (:func:`simulator.slo.knee`).
 
-    ``summary`` is :attr:`simulator.sweep.Sweep.summary`. Latencies are drawn in milliseconds.
+    ``summary`` is :attr:`simulator.sweeps.Sweep.summary`. Latencies are drawn in milliseconds.
     """
     from simulator.slo import knee, numeric
 

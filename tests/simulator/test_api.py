@@ -208,3 +208,31 @@ def test_feature_plots_draw_when_the_feature_is_there() -> None:
     assert results.plot_tries().get_lines()
     assert results.plot_breakers().get_lines()
     plt.close("all")
+
+
+def test_sweep_over_replicas_finds_the_smallest_that_meets_the_slo() -> None:
+    """90 calls/s of 10 ms: one replica is an M/M/1 at rho 0.9 (mean 100 ms); two replicas, each with
+    its own queue, are about M/M/1 at 0.45 (18 ms), so a mean under 50 ms needs two."""
+    scenario = scenario_from_dict(
+        {
+            "name": "sized",
+            "duration": "60s",
+            "warmup": "5s",
+            "seed": 3,
+            "replications": 3,
+            "services": {"server": {"service_time": {"dist": "exponential", "mean": "10ms"}}},
+            "routes": {"main": [{"call": "server"}]},
+            "workloads": [{"route": "main", "arrivals": {"process": "poisson", "rate": "90/s"}}],
+        }
+    )
+    result = simulator.sweep(scenario, ["services.server.replicas=1..3"])
+    frame = result.to_frame()
+    means = frame[frame["metric"] == "latency_mean"].set_index("services.server.replicas")["mean"]
+    assert list(means.index) == [1, 2, 3]
+    assert means[1] > means[2] > means[3]  # more replicas, less waiting (same random numbers)
+    assert len(result.results) == 3 * 3  # points x replications
+    best = result.smallest_meeting("mean<50ms")
+    assert list(best["services.server.replicas"]) == [2]
+    ax = result.plot_surface("latency_mean")
+    assert len(ax.get_lines()) >= 1
+    plt.close(ax.figure)

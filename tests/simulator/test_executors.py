@@ -13,7 +13,7 @@ import pytest
 
 from simulator import scenario_from_dict
 from simulator.executors import EXECUTORS, DaskExecutor, InProcess, MissingDependencyError, ProcessPool
-from simulator.sweep import plan_sweep, run_sweep
+from simulator.sweeps import plan_sweep, run_sweep
 from tests.conftest import require
 
 SMALL = scenario_from_dict(

@@ -20,7 +20,7 @@ from simulator import scenario_from_dict
 from simulator.errors import ScenarioError
 from simulator.experiment import run_experiment
 from simulator.loader import merge_overrides
-from simulator.sweep import parse_param, plan_sweep, run_sweep, run_task
+from simulator.sweeps import parse_param, plan_sweep, run_sweep, run_task
 
 DATA: dict[str, Any] = {
     "name": "small",
