@@ -21,6 +21,11 @@ class _SequenceFrame:
     def __init__(self, steps: list[Plan], request: Request, k: Continuation) -> None:
         self.steps, self.request, self.k, self.index = steps, request, k, 0
 
+    @property
+    def span(self) -> int:
+        """The span of the call this piece of route runs inside (as the continuation it wraps)."""
+        return self.k.span
+
     def resume(self, ok: bool) -> None:
         self.index += 1
         if not ok or self.index == len(self.steps):
@@ -46,6 +51,11 @@ class _LoopFrame:
 
     def __init__(self, loop: LoopNode, request: Request, k: Continuation) -> None:
         self.loop, self.request, self.k, self.runs = loop, request, k, 1
+
+    @property
+    def span(self) -> int:
+        """The span of the call this piece of route runs inside (as the continuation it wraps)."""
+        return self.k.span
 
     def resume(self, ok: bool) -> None:
         loop = self.loop
@@ -73,6 +83,11 @@ class _Fork:
 
     def __init__(self, k: Continuation, pending: int) -> None:
         self.k, self.pending, self.ok = k, pending, True
+
+    @property
+    def span(self) -> int:
+        """The span of the call this piece of route runs inside (as the continuation it wraps)."""
+        return self.k.span
 
     def resume(self, ok: bool) -> None:
         self.ok = self.ok and ok
