@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -41,6 +42,18 @@ app = typer.Typer(
 )
 console = Console(width=120) if not sys.stdout.isatty() else Console()
 errors = Console(stderr=True)
+
+
+class TraceFormat(StrEnum):
+    otlp = "otlp"
+    zipkin = "zipkin"
+
+
+class TraceSample(StrEnum):
+    first = "first"
+    uniform = "uniform"
+    slowest = "slowest"
+
 
 ProgressOpt = Annotated[
     bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
@@ -231,6 +244,18 @@ def run(
         ),
     ] = None,
     spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
+    traces: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also write this many requests (base variant, first replication) as traces."
+        ),
+    ] = 0,
+    trace_format: Annotated[
+        TraceFormat, typer.Option(help="Format of the traces: traces.otlp.json or traces.zipkin.json.")
+    ] = TraceFormat.otlp,
+    trace_sample: Annotated[
+        TraceSample, typer.Option(help="Which requests to trace: the first, a uniform draw, the slowest.")
+    ] = TraceSample.first,
     progress: ProgressOpt = None,
 ) -> None:
     """Simulate SCENARIO (and its variants, side by side), print the summary and write the report folder."""
@@ -258,7 +283,14 @@ def run(
 
         folder = out or Path("out") / scenario.stem
         try:
-            write_report(comparison, folder, spans=spans)
+            write_report(
+                comparison,
+                folder,
+                spans=spans,
+                traces=traces,
+                trace_format=trace_format.value,
+                trace_sample=trace_sample.value,
+            )
         except OSError as error:
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     console.print(_headline(comparison))

@@ -19,6 +19,12 @@ With deployments (:mod:`simulator.deployments`), also ``deployments.csv`` (the r
 ``versions.csv`` (the version of each replica), ``versions.png`` (replicas by version over time),
 ``traffic_share.png`` (share of calls to the new versions), a table per version and the events of
 each variant's first replication.
+
+Every report has a *critical path* table per variant (:mod:`simulator.traces`): for each route, the
+mean time per request each service spends on the chain of calls that determined the latency, and
+its share (over a uniform sample of 2000 requests per replication). With ``traces`` > 0 it also
+writes ``traces.otlp.json`` or ``traces.zipkin.json``: that many requests of the base variant's
+first replication as distributed traces.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from simulator.tables import (
     version_frames,
 )
 from simulator.topology import draw_topology
+from simulator.traces import Sampling, run_critical_paths, write_traces
 
 __all__ = ["summary_document", "write_report"]
 
@@ -165,6 +172,19 @@ def _rollout_lines(events: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _critical_path_table(paths: pd.DataFrame) -> list[str]:
+    """One row per route and service on its critical path, the slowest first within a route."""
+    if paths.empty:
+        return ["No request to follow."]
+    lines = ["| route | service | mean time on the path (ms) | share of latency | requests crossing it |"]
+    lines.append("|---|---|---|---|---|")
+    for row in paths.itertuples():
+        lines.append(
+            f"| {row.route} | {row.service} | {row.time * 1e3:.2f} | {row.share:.1%} | {row.on_path:.0%} |"
+        )
+    return lines
+
+
 def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     base = comparison.base
     scenario = base.scenario
@@ -226,6 +246,17 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
                 *_scope_table("channel", channels, CHANNEL_COLUMNS),
                 "",
             ]
+    for name, experiment in comparison.experiments.items():
+        lines += [
+            f"## Critical path{f' ({name})' if compared else ''}",
+            "",
+            "Time per request of each service on the chain of calls that set the latency (for a",
+            "parallel fan-out, its slowest branch; `client`: the hops between the client and the",
+            "first service), over a uniform sample of 2000 requests per replication.",
+            "",
+            *_critical_path_table(run_critical_paths(experiment.results, experiment.scenario)),
+            "",
+        ]
     lines += ["## Plots", ""]
     lines += [f"![{title}]({file})\n" for file, title in figures]
     lines += [
@@ -233,7 +264,9 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
         "",
         "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with",
         "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling `scaling.csv`,",
-        "with brokers `messages.csv`, with deployments `deployments.csv` and `versions.csv`",
+        "with brokers `messages.csv`, with deployments `deployments.csv` and `versions.csv`,",
+        "with `--traces N` `traces.otlp.json` or `traces.zipkin.json` (N requests of the base",
+        "variant's first replication, see servicelab's `simulator.traces`)",
         "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;",
         "every table has `variant` and `replication` columns).",
         "",
@@ -241,10 +274,26 @@ def _markdown(comparison: Comparison, figures: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(comparison: Comparison, out: Path, spans: bool = False) -> list[Path]:
-    """Write the report's files into ``out`` (created if needed) and return their paths."""
+def write_report(
+    comparison: Comparison,
+    out: Path,
+    spans: bool = False,
+    traces: int = 0,
+    trace_format: str = "otlp",
+    trace_sample: Sampling = "first",
+) -> list[Path]:
+    """Write the report's files into ``out`` (created if needed) and return their paths.
+
+    ``traces`` requests of the base variant's first replication, chosen by ``trace_sample``, go to
+    ``traces.<trace_format>.json`` (see :func:`simulator.traces.write_traces`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    if traces > 0:
+        base = comparison.base
+        written.append(
+            write_traces(base.results[0], out, traces, trace_format, trace_sample, scenario=base.scenario)
+        )
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary_document(comparison), indent=2) + "\n")
     written.append(summary_path)
