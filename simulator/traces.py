@@ -93,10 +93,11 @@ def sample_requests(result: RunResult, sample: int, how: Sampling = "first", see
 def trace_spans(result: RunResult, requests: Iterable[int], scenario: Scenario | None = None) -> pd.DataFrame:
     """The spans of ``requests`` (and of the message deliveries they caused), with their trace.
 
-    The ``spans`` columns plus ``root`` (the span id at the root of its tree), ``trace_id`` and
-    ``span_id``/``parent_id`` (hex; ``parent_id`` is "" for a root), ``route`` (the request's, or
-    the consumer's handling for a delivery tree: ``""`` without a scenario) and ``link_trace_id``/
-    ``link_span_id`` (a delivery root's link to its publisher's trace; "" otherwise).
+    The ``spans`` columns plus ``root`` (the root span of a delivery tree, -1 in a request's tree),
+    ``trace_id``, ``span_id`` and ``parent_id`` (hex; ``parent_id`` is "" for a root), ``route``
+    (the request's; in a delivery tree ``consumer:NAME``, the consumer of the root's service; ""
+    without a scenario), ``link_trace_id`` and ``link_span_id`` (a delivery root's link to its
+    publisher's trace; "" otherwise).
     """
     wanted = np.asarray(list(requests), dtype=np.int64)
     spans = result.spans
@@ -141,10 +142,11 @@ def _routes(result: RunResult, scenario: Scenario | None, frame: pd.DataFrame) -
     by_workload = dict(zip(result.workloads, (w.route for w in scenario.workloads), strict=True))
     requests = result.requests.set_index("request")["workload"].astype(str)
     routes = [by_workload.get(requests.get(r, ""), "") for r in frame["request"].to_numpy()]
-    consumers = {c.service: c.route or "" for c in scenario.consumers}
-    return [
-        consumers.get(str(service), route) if root >= 0 else route
-        for route, root, service in zip(routes, frame["root"].to_numpy(), frame["service"], strict=True)
+    consumers = {c.service: f"consumer:{c.name}" for c in scenario.consumers}  # by service: one each
+    service_of = dict(zip(frame["span"].to_numpy(), frame["service"].astype(str), strict=True))
+    return [  # a delivery tree's spans take the route of the consumer at its root
+        consumers.get(service_of.get(root, ""), route) if root >= 0 else route
+        for route, root in zip(routes, frame["root"].to_numpy(), strict=True)
     ]
 
 

@@ -317,8 +317,9 @@ def test_message_deliveries_start_linked_traces() -> None:
         for span in scope["spans"]
     )
     assert kinds[(5, True)] == len(deliveries)
-    in_trace = frame.groupby("trace_id")["root"].nunique()
-    assert in_trace.eq(1).all()
+    in_trace = frame.groupby("trace_id")[["root", "route"]].nunique()
+    assert in_trace.eq(1).all().all()  # one root and one route per trace
+    assert set(frame.loc[frame["root"] >= 0, "route"]) == {"consumer:shipping"}
 
 
 # --- exports -------------------------------------------------------------------------------------
