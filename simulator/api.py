@@ -149,11 +149,30 @@ class RunResults:
         self._require(is_version(self.timeseries["scope"]).any(), "deployed versions")
         return plot_versions(self.timeseries, ax)
 
-    def report(self, out_dir: str | Path, spans: bool = False) -> list[Path]:
-        """Write the report folder of ``servicelab sim run`` into ``out_dir``; return the files."""
+    def report(
+        self,
+        out_dir: str | Path,
+        spans: bool = False,
+        traces: int = 0,
+        trace_format: str = "otlp",
+        trace_sample: str = "first",
+    ) -> list[Path]:
+        """Write the report folder of ``servicelab sim run`` into ``out_dir``; return the files.
+
+        ``traces``: that many requests of the base variant's first replication exported as
+        ``traces.<trace_format>.json`` (``otlp`` or ``zipkin``), sampled ``first``, ``uniform`` or
+        ``slowest``."""
         from simulator.report import write_report  # matplotlib only when drawing
 
-        return write_report(self.comparison, Path(out_dir), spans=spans, wall_time=self.wall_time)
+        return write_report(
+            self.comparison,
+            Path(out_dir),
+            spans=spans,
+            wall_time=self.wall_time,
+            traces=traces,
+            trace_format=trace_format,
+            trace_sample=trace_sample,  # type: ignore[arg-type]
+        )
 
 
 @dataclass
@@ -170,9 +189,16 @@ class CompareResults(RunResults):
         ``metric``, ``baseline``, ``difference``, ``low``, ``high``, ``relative``, ``significant``."""
         return self.comparison.paired(metrics, level)
 
-    def report(self, out_dir: str | Path, spans: bool = False) -> list[Path]:
+    def report(
+        self,
+        out_dir: str | Path,
+        spans: bool = False,
+        traces: int = 0,
+        trace_format: str = "otlp",
+        trace_sample: str = "first",
+    ) -> list[Path]:
         """The report folder of ``run``, plus ``compare.csv`` (:meth:`differences`)."""
-        written = super().report(out_dir, spans)
+        written = super().report(out_dir, spans, traces, trace_format, trace_sample)
         path = Path(out_dir) / "compare.csv"
         self.differences().round(9).to_csv(path, index=False)
         return [*written, path]

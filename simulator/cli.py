@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -58,6 +59,18 @@ app = typer.Typer(
 )
 console = Console(width=120) if not sys.stdout.isatty() else Console()
 errors = Console(stderr=True)
+
+
+class TraceFormat(StrEnum):
+    otlp = "otlp"
+    zipkin = "zipkin"
+
+
+class TraceSample(StrEnum):
+    first = "first"
+    uniform = "uniform"
+    slowest = "slowest"
+
 
 ProgressOpt = Annotated[
     bool | None, typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal].")
@@ -253,10 +266,23 @@ def run(
         ),
     ] = None,
     spans: Annotated[bool, typer.Option("--spans", help="Also write spans.csv, one row per call.")] = False,
+    traces: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also write this many requests (base variant, first replication) as traces."
+        ),
+    ] = 0,
+    trace_format: Annotated[
+        TraceFormat, typer.Option(help="Format of the traces: traces.otlp.json or traces.zipkin.json.")
+    ] = TraceFormat.otlp,
+    trace_sample: Annotated[
+        TraceSample, typer.Option(help="Which requests to trace: the first, a uniform draw, the slowest.")
+    ] = TraceSample.first,
     progress: ProgressOpt = None,
 ) -> None:
     """Simulate SCENARIO (and its variants, side by side), print the summary and write the report folder."""
-    comparison, folder = _simulate(scenario, variant, None, replications, seed, out, spans, progress)
+    traced = (traces, trace_format.value, trace_sample.value)
+    comparison, folder = _simulate(scenario, variant, None, replications, seed, out, spans, progress, traced)
     _print_tables(comparison)
     console.print(f"report: {folder / 'report.md'}")
     console.print(f"report: {folder / 'report.html'}")
@@ -271,9 +297,11 @@ def _simulate(
     out: Path | None,
     spans: bool,
     progress: bool | None,
+    traces: tuple[int, str, str] = (0, "otlp", "first"),
 ) -> tuple[Comparison, Path]:
     """Load, run the variants with a progress bar and write the report folder (with ``compare.csv``
-    when there is a ``baseline``); a user's mistake exits 1."""
+    when there is a ``baseline``; ``traces``: how many requests to export, in which format, sampled
+    how); a user's mistake exits 1."""
     from simulator.api import CompareResults, RunResults  # matplotlib is loaded only for commands that draw
 
     loaded = _load(scenario)
@@ -307,7 +335,9 @@ def _simulate(
         results = kind(comparison, wall_time=elapsed)
         folder = out or Path("out") / scenario.stem
         try:
-            results.report(folder, spans=spans)
+            results.report(
+                folder, spans=spans, traces=traces[0], trace_format=traces[1], trace_sample=traces[2]
+            )
         except OSError as error:
             _fail(f"cannot write the report to {folder}: {error.strerror or error}")
     return comparison, folder

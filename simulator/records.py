@@ -18,7 +18,11 @@ limit), ``breaker_open`` (the caller's circuit breaker), ``bulkhead_full`` (the 
 for tries only ``cancelled`` (a hedge's loser, abandoned once another try answered). A request that
 fails takes the reason of the last refusal or timeout on its way (``error`` if there was none).
 
-``spans`` columns: ``request``, ``service``, ``replica`` (index), ``arrival`` (at the service),
+``spans`` columns: ``request``, ``span`` (the call's id, unique in the run, numbered in the order
+calls were sent), ``parent`` (the span id of the call whose nested calls made it; :data:`CLIENT` (-1)
+for a call the client made, :data:`MESSAGE` (-2) for a message's delivery to a consumer, the root of
+a trace of its own -- see :mod:`simulator.traces`; each try of a guarded call is a span of its own
+with the same parent), ``service``, ``replica`` (index), ``arrival`` (at the service),
 ``start`` (a slot was taken), ``end`` (the slot was released), ``wait`` (``start - arrival``),
 ``sojourn`` (``end - arrival``), ``status`` (``ok``; ``rejected`` when the queue was full;
 ``failed`` when a call it made failed, its replica crashed under it, or an injected fault made it
@@ -85,6 +89,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import count
 
 import numpy as np
 import pandas as pd
@@ -94,7 +99,9 @@ from simulator.database import OPS
 __all__ = [
     "ANSWERED",
     "BREAKER_STATES",
+    "CLIENT",
     "DEPLOYMENT_EVENTS",
+    "MESSAGE",
     "MESSAGE_OUTCOMES",
     "OUTCOMES",
     "SCALING_EVENTS",
@@ -106,6 +113,12 @@ __all__ = [
     "RunResult",
     "Status",
 ]
+
+
+CLIENT = -1
+"""The ``parent`` of a span for a call the client made (outside any call of a service)."""
+MESSAGE = -2
+"""The ``parent`` of a span for a message's delivery to its consumer (the root of its own trace)."""
 
 
 class Status:
@@ -184,6 +197,7 @@ class Recorder:
         "scaling_codes",
         "scaling_times",
         "span_codes",
+        "span_ids",
         "span_times",
         "try_codes",
         "try_times",
@@ -192,7 +206,7 @@ class Recorder:
 
     REQUEST_CODES = ("request", "workload", "status", "client", "key")
     REQUEST_TIMES = ("arrival", "end")
-    SPAN_CODES = ("request", "service", "replica", "status")
+    SPAN_CODES = ("request", "span", "parent", "service", "replica", "status")
     SPAN_TIMES = ("arrival", "start", "end")
     TRY_CODES = ("request", "edge", "attempt", "kind", "outcome")
     TRY_TIMES = ("start", "end")
@@ -211,6 +225,7 @@ class Recorder:
     def __init__(self) -> None:
         self.request_codes, self.request_times = array("q"), array("d")
         self.span_codes, self.span_times = array("q"), array("d")
+        self.span_ids = count()  # span ids, handed out to calls as they are sent
         self.try_codes, self.try_times = array("q"), array("d")
         self.breaker_codes, self.breaker_times = array("q"), array("d")
         self.message_codes, self.message_times = array("q"), array("d")
@@ -302,12 +317,12 @@ class RunResult:
         frame = _frame(
             _columns(r.span_codes, r.SPAN_CODES),
             _columns(r.span_times, r.SPAN_TIMES),
-            ["request", "service", "replica", "arrival", "start", "end", "status"],
+            ["request", "span", "parent", "service", "replica", "arrival", "start", "end", "status"],
             {"service": self.services, "status": SPAN_STATUS},
         )
         frame["replica"] = frame["replica"].astype(np.int32)
-        frame.insert(6, "wait", frame["start"] - frame["arrival"])
-        frame.insert(7, "sojourn", frame["end"] - frame["arrival"])
+        frame.insert(8, "wait", frame["start"] - frame["arrival"])
+        frame.insert(9, "sojourn", frame["end"] - frame["arrival"])
         return frame
 
     @cached_property

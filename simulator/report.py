@@ -24,6 +24,12 @@ With deployments (:mod:`simulator.deployments`), also ``deployments.csv`` (the r
 ``versions.csv`` (the version of each replica), ``versions.png`` (replicas by version over time),
 ``traffic_share.png`` (share of calls to the new versions), a table per version and the events of
 each variant's first replication.
+
+Every report has a *critical path* table per variant (:mod:`simulator.traces`): for each route, the
+mean time per request each service spends on the chain of calls that determined the latency, and
+its share (over a uniform sample of 2000 requests per replication). With ``traces`` > 0 it also
+writes ``traces.otlp.json`` or ``traces.zipkin.json``: that many requests of the base variant's
+first replication as distributed traces.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ from simulator.tables import (
 )
 from simulator.theory import predict, why_not
 from simulator.topology import draw_topology
+from simulator.traces import Sampling, run_critical_paths, write_traces
 
 __all__ = ["report_blocks", "summary_document", "write_report"]
 
@@ -193,6 +200,38 @@ def _rollout_lines(events: pd.DataFrame) -> Block:
             for r in rows.itertuples()
         ],
     )
+
+
+def _critical_paths(comparison: Comparison) -> list[Block]:
+    """Per variant, one row per route and service on its critical path, the slowest first in a route."""
+    compared = len(comparison.names) > 1
+    blocks: list[Block] = []
+    for name, experiment in comparison.experiments.items():
+        paths = run_critical_paths(experiment.results, experiment.scenario)
+        blocks += [
+            Heading(f"Critical path{f' ({name})' if compared else ''}"),
+            Paragraph(
+                "Time per request of each service on the chain of calls that set the latency (for a "
+                "parallel fan-out, its slowest branch; client: the hops between the client and the first "
+                "service), over a uniform sample of 2000 requests per replication."
+            ),
+        ]
+        if paths.empty:
+            blocks.append(Paragraph("No request to follow."))
+            continue
+        rows = [
+            [str(r.route), str(r.service), f"{r.time * 1e3:.2f}", f"{r.share:.1%}", f"{r.on_path:.0%}"]
+            for r in paths.itertuples()
+        ]
+        header = [
+            "route",
+            "service",
+            "mean time on the path (ms)",
+            "share of latency",
+            "requests crossing it",
+        ]
+        blocks.append(Table(header, rows))
+    return blocks
 
 
 def _theory(comparison: Comparison) -> list[Block]:
@@ -337,6 +376,7 @@ def report_blocks(
                 Heading(f"Queues and consumer groups{suffix}"),
                 _scope_table("channel", channels, CHANNEL_COLUMNS),
             ]
+    blocks += _critical_paths(comparison)
     blocks += [Heading("Plots"), *figures]
     blocks += _reproducibility(comparison, wall_time)
     blocks += [
@@ -345,7 +385,8 @@ def report_blocks(
             "`summary.json`, `requests.csv`, `timeseries.csv`, with `--spans` `spans.csv`, with\n"
             "resilience policies on call edges `tries.csv` and `breakers.csv`, with autoscaling\n"
             "`scaling.csv`, with brokers `messages.csv`, with deployments `deployments.csv` and\n"
-            "`versions.csv`\n"
+            "`versions.csv`, with `--traces N` `traces.otlp.json` or `traces.zipkin.json` (N requests of\n"
+            "the base variant's first replication, see servicelab's `simulator.traces`)\n"
             "(columns documented in servicelab's `simulator.records` and `simulator.timeseries`;\n"
             "every table has `variant` and `replication` columns)."
         ),
@@ -354,15 +395,28 @@ def report_blocks(
 
 
 def write_report(
-    comparison: Comparison, out: Path, spans: bool = False, wall_time: float | None = None
+    comparison: Comparison,
+    out: Path,
+    spans: bool = False,
+    wall_time: float | None = None,
+    traces: int = 0,
+    trace_format: str = "otlp",
+    trace_sample: Sampling = "first",
 ) -> list[Path]:
     """Write the report's files into ``out`` (created if needed) and return their paths.
 
     ``wall_time`` is how long the run took in seconds (the command line measures the simulation); the
-    reproducibility section shows it, or says it was not measured.
+    reproducibility section shows it, or says it was not measured. ``traces`` requests of the base
+    variant's first replication, chosen by ``trace_sample``, go to ``traces.<trace_format>.json``
+    (see :func:`simulator.traces.write_traces`).
     """
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    if traces > 0:
+        base = comparison.base
+        written.append(
+            write_traces(base.results[0], out, traces, trace_format, trace_sample, scenario=base.scenario)
+        )
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary_document(comparison), indent=2) + "\n")
     written.append(summary_path)

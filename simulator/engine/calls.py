@@ -25,6 +25,12 @@ class Call(Event):
 
     ``reason`` says why a failed call failed, when the station refused it (an :class:`Outcome`);
     ``expires`` is when its caller stops waiting for it, if the caller says (a propagated deadline).
+
+    ``span`` is the call's span id (unique in the run, numbered in the order calls are sent) and
+    ``parent`` the span id of the call whose nested calls made it -- read from the continuation,
+    whose ``span`` is that of the nearest enclosing call (:data:`~simulator.records.CLIENT` for a
+    call the client made, :data:`~simulator.records.MESSAGE` for a message's delivery to a consumer).
+    Both go into the call's ``spans`` row; numbering costs one counter step per call.
     """
 
     reason = Outcome.ERROR
@@ -34,6 +40,7 @@ class Call(Event):
         self.env, self.node, self.request, self.k = env, node, request, k
         self._ok, self._value = True, None
         self.succeeded = True
+        self.span, self.parent = node.next_span(), k.span
 
     def resume(self, ok: bool) -> None:
         """The nested calls made while holding the slot are done."""
@@ -43,7 +50,17 @@ class Call(Event):
 class CallNode:
     """A compiled ``call`` step: which station, how long the work takes, the latency, nested calls."""
 
-    __slots__ = ("after_work", "demand", "env", "latency", "nested", "nested_done", "schedule", "station")
+    __slots__ = (
+        "after_work",
+        "demand",
+        "env",
+        "latency",
+        "nested",
+        "nested_done",
+        "next_span",
+        "schedule",
+        "station",
+    )
 
     def __init__(
         self,
@@ -55,6 +72,7 @@ class CallNode:
     ) -> None:
         self.env, self.schedule = env, env.schedule
         self.station, self.demand, self.latency, self.nested = station, demand, latency, nested
+        self.next_span: Callable[[], int] = station.span_ids.__next__
         # What the end of the call's own work triggers: release its slot, or make its nested calls.
         self.after_work: Callable[[Call], None] = station.release if nested is None else self.call_nested
         self.nested_done: Callable[[Call, bool], None] = station.release

@@ -211,6 +211,10 @@ class Operation:
         self.locked, self.stale, self.replayed, self.key = False, False, -1, 0
         self.k = call.k
 
+    @property
+    def span(self) -> int:
+        return self.k.span
+
     def give_up(self, _: Event) -> None:
         """``max_wait`` has passed: fail unless a connection came meanwhile."""
         if self.node.pool.give_up(self):  # type: ignore[union-attr]

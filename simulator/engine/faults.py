@@ -329,6 +329,10 @@ class _Reply:
     def __init__(self, edge: EdgeFaults, k: Continuation) -> None:
         self.edge, self.k = edge, k
 
+    @property
+    def span(self) -> int:
+        return self.k.span
+
     def resume(self, ok: bool) -> None:
         edge, k = self.edge, self.k
         now = edge.faults.env.now

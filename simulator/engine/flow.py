@@ -16,10 +16,11 @@ __all__ = ["BranchNode", "LoopNode", "ParallelNode", "SequenceNode"]
 class _SequenceFrame:
     """A ``sequence`` in progress: starts the next step when one ends; a failed step ends it."""
 
-    __slots__ = ("index", "k", "request", "steps")
+    __slots__ = ("index", "k", "request", "span", "steps")
 
     def __init__(self, steps: list[Plan], request: Request, k: Continuation) -> None:
         self.steps, self.request, self.k, self.index = steps, request, k, 0
+        self.span = k.span  # the call it runs inside: the parent of the calls it makes
 
     def resume(self, ok: bool) -> None:
         self.index += 1
@@ -42,10 +43,11 @@ class SequenceNode:
 class _LoopFrame:
     """A ``loop`` in progress: counts the runs of its body and decides whether to go round again."""
 
-    __slots__ = ("k", "loop", "request", "runs")
+    __slots__ = ("k", "loop", "request", "runs", "span")
 
     def __init__(self, loop: LoopNode, request: Request, k: Continuation) -> None:
         self.loop, self.request, self.k, self.runs = loop, request, k, 1
+        self.span = k.span
 
     def resume(self, ok: bool) -> None:
         loop = self.loop
@@ -69,10 +71,11 @@ class LoopNode:
 
 
 class _Fork:
-    __slots__ = ("k", "ok", "pending")
+    __slots__ = ("k", "ok", "pending", "span")
 
     def __init__(self, k: Continuation, pending: int) -> None:
         self.k, self.pending, self.ok = k, pending, True
+        self.span = k.span
 
     def resume(self, ok: bool) -> None:
         self.ok = self.ok and ok

@@ -140,6 +140,11 @@ class Try:
         self.timer: Event | None = None  # its own timeout timer (one cut short by a deadline)
         self.sent = exchange.guard.env.now
 
+    @property
+    def span(self) -> int:
+        """Each try is its own span, a child of the call the exchange runs inside."""
+        return self.exchange.k.span
+
     def resume(self, ok: bool) -> None:
         """The answer came back (unheard if the caller stopped waiting: timeout, or another try won)."""
         if self.open:

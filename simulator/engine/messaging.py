@@ -35,7 +35,7 @@ from simulator.distributions import Uniform
 from simulator.engine.calls import Call, CallNode
 from simulator.engine.stations import Station
 from simulator.messaging import Consumer, PublishTarget
-from simulator.records import MESSAGE_OUTCOMES, Outcome
+from simulator.records import MESSAGE, MESSAGE_OUTCOMES, Outcome
 
 if TYPE_CHECKING:
     from simulator.engine.build import Engine
@@ -281,6 +281,7 @@ class _Handling:
         "replica",
         "route",
     )
+    span = MESSAGE  # its delivery is the root of a trace of its own, linked to the publisher's
 
     def __init__(self, consumer: _ConsumerRun, delivery: Delivery, replica: int, incarnation: int) -> None:
         self.consumer, self.delivery = consumer, delivery

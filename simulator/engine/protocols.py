@@ -11,7 +11,14 @@ __all__ = ["Continuation", "Plan"]
 
 
 class Continuation(Protocol):
-    """Whatever waits for a piece of a route to finish: told once, with whether it succeeded."""
+    """Whatever waits for a piece of a route to finish: told once, with whether it succeeded.
+
+    ``span`` is the span id of the call the piece runs inside: a new call's parent (see
+    :class:`~simulator.engine.calls.Call`). Frames that wrap a continuation pass its ``span`` on.
+    """
+
+    @property
+    def span(self) -> int: ...
 
     def resume(self, ok: bool) -> None: ...
 

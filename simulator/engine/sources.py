@@ -9,7 +9,7 @@ from simpy.core import NORMAL
 from simpy.events import Event
 
 from simulator.engine.protocols import Plan
-from simulator.records import Outcome
+from simulator.records import CLIENT, Outcome
 
 if TYPE_CHECKING:
     from simulator.engine.build import Engine
@@ -35,6 +35,7 @@ class Request:
     """
 
     __slots__ = ("arrival", "client", "deadline", "degraded", "id", "key", "outcome", "owner")
+    span = CLIENT  # the calls of its route, outside any call, are made by the client
 
     def __init__(self, rid: int, arrival: float, owner: Source, client: int, key: int) -> None:
         self.id, self.arrival, self.owner, self.client, self.key = rid, arrival, owner, client, key

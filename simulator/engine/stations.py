@@ -101,6 +101,7 @@ class Station:
         "record",
         "replicas",
         "schedule",
+        "span_ids",
         "watchers",
     )
 
@@ -124,9 +125,10 @@ class Station:
         self.key_of = attrgetter(affinity) if affinity else None  # NOBODY (-1) falls back to round robin
         self.watchers: list[Callable[[int, bool], None]] = []  # told (replica, alive) on crash and restart
         codes, times = recorder.span_codes.extend, recorder.span_times.extend
+        self.span_ids = recorder.span_ids  # one numbering of the calls for the whole run
 
         def record(call: Call, end: float, status: int) -> None:
-            codes((call.request.id, code, call.replica.index, status))
+            codes((call.request.id, call.span, call.parent, code, call.replica.index, status))
             times((call.arrival, call.start, end))
 
         self.record = record

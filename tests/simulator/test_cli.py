@@ -262,7 +262,19 @@ REQUEST_COLUMNS = {
     "replication",
     "variant",
 }
-SPAN_COLUMNS = {"request", "service", "replica", "arrival", "start", "end", "wait", "sojourn", "status"}
+SPAN_COLUMNS = {
+    "request",
+    "span",
+    "parent",
+    "service",
+    "replica",
+    "arrival",
+    "start",
+    "end",
+    "wait",
+    "sojourn",
+    "status",
+}
 PNGS = ["diagram.png", "latency_cdf.png", "latency_over_time.png", "throughput.png", "utilization.png"]
 
 

@@ -22,7 +22,7 @@ from simulator.experiment import run_experiment
 from simulator.loader import apply_variant
 from simulator.summary import completion_times, replication_metrics
 from simulator.timeseries import timeseries
-from tests.simulator.bundled import bundled
+from tests.simulator.bundled import bundled, span_codes_before_span_ids
 
 
 def exponential(mean: str) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def test_scenarios_without_brokers_keep_bit_identical_records() -> None:
             for a in (
                 recorder.request_codes,
                 recorder.request_times,
-                recorder.span_codes,
+                span_codes_before_span_ids(recorder),
                 recorder.span_times,
             )
         )

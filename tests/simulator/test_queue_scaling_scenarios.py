@@ -21,7 +21,7 @@ from simulator import Scenario, ScenarioError, scenario_from_dict, simulate
 from simulator.engine.build import Engine
 from simulator.records import RunResult
 from simulator.summary import replication_metrics
-from tests.simulator.bundled import bundled
+from tests.simulator.bundled import bundled, span_codes_before_span_ids
 
 MU = 20.0  # messages per second one worker replica handles
 SYNC, STARTUP, TARGET = 5.0, 10.0, 10.0
@@ -238,7 +238,7 @@ def test_bundled_scenarios_without_queue_scaling_or_cqrs_keep_bit_identical_reco
     columns = (
         recorder.request_codes,
         recorder.request_times,
-        recorder.span_codes,
+        span_codes_before_span_ids(recorder),
         recorder.span_times,
         recorder.message_codes,
         recorder.message_times,
