@@ -36,7 +36,7 @@ from rich.table import Table
 
 from simulator import scenario_from_dict
 from simulator.executors import DaskExecutor, InProcess, MissingDependencyError, ProcessPool
-from simulator.sweep import Sweep, SweepTask, plan_sweep, run_sweep
+from simulator.sweeps import Sweep, SweepTask, plan_sweep, run_sweep
 
 RATE = 80.0
 
