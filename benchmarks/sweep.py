@@ -2,7 +2,7 @@
 
 The grid: an M/M/c service (10 ms mean service time, 80 requests/s) swept over
 ``services.api.replicas=1..16`` -- 16 points, one replication each, ``--requests`` requests per
-point (default 150,000: about a second of simulation and summary per point). Every point does
+point (default 300,000: about two seconds of simulation and summary per point). Every point does
 about the same work, so the ideal speed-up on W workers is W.
 
 The same tasks run on, in order:
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=150_000, help="requests per point")
+    parser.add_argument("--requests", type=int, default=300_000, help="requests per point")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
