@@ -91,13 +91,9 @@ class VersionStation(ScalingStation):
         """As :meth:`Station.begin`, with the version's errors judged when the work ends."""
         door = call.replica.door
         if door is not None:
-            while not door.starting(call, now):
-                self.drop_expired(call, now)
-                replica = call.replica
-                if not replica.queue:
-                    replica.busy -= 1
-                    return
-                call = replica.queue.popleft()
+            call = self.first_live(call, now, door)  # type: ignore[assignment]
+            if call is None:
+                return
         replica = call.replica
         call.start = now
         call.incarnation = replica.incarnation

@@ -153,32 +153,19 @@ class Station:
             index = policy.pick(self.healthy, None if key == -1 else key)
             policy.started(index)
             replica = self.replicas[index]
-        if not replica.alive:
-            self.refuse(call, replica)
-            return
-        call.replica = replica
-        call.arrival = now = self.env._now
-        if replica.door is not None:
-            refusal = replica.door.admit(call, replica)
-            if refusal:
-                self.turn_away(call, now, refusal)
-                return
-        if replica.busy < replica.slots:
-            replica.busy += 1
-            self.begin(call, now)
-        elif replica.queue_capacity is None or len(replica.queue) < replica.queue_capacity:
-            replica.queue.append(call)
-        else:
-            self.turn_away(call, now, Status.REJECTED)
+        self.enter(call, replica)
 
     def deliver(self, call: Call, index: int) -> None:
         """``call`` is for replica ``index`` itself (a message its consumer took): a slot, or its queue.
 
         As :meth:`submit` after the balancer's choice (the balancer hears of the call all the same).
         """
-        replica = self.replicas[index]
         if self.policy is not None:
             self.policy.started(index)
+        self.enter(call, self.replicas[index])
+
+    def enter(self, call: Call, replica: Replica) -> None:
+        """``call`` reaches ``replica``: refused if it is down, else admitted, served, queued or rejected."""
         if not replica.alive:
             self.refuse(call, replica)
             return
@@ -219,17 +206,25 @@ class Station:
         """Serve ``call`` in the slot just taken or handed over (skipping calls nobody waits for)."""
         door = call.replica.door
         if door is not None:
-            while not door.starting(call, now):
-                self.drop_expired(call, now)
-                replica = call.replica
-                if not replica.queue:
-                    replica.busy -= 1
-                    return
-                call = replica.queue.popleft()
+            call = self.first_live(call, now, door)  # type: ignore[assignment]
+            if call is None:
+                return
         call.start = now
         call.incarnation = call.replica.incarnation
         call.callbacks = [call.node.after_work]
         self.schedule(call, NORMAL, call.node.demand() * call.replica.slowdown)
+
+    def first_live(self, call: Call, now: float, door: Door) -> Call | None:
+        """The first call, from ``call`` on through its replica's queue, that someone still waits for;
+        the others are dropped. None (and the slot freed) when the queue runs out."""
+        while not door.starting(call, now):
+            self.drop_expired(call, now)
+            replica = call.replica
+            if not replica.queue:
+                replica.busy -= 1
+                return None
+            call = replica.queue.popleft()
+        return call
 
     def drop_expired(self, call: Call, now: float) -> None:
         """Nobody waits for ``call`` any more (its deadline passed while it queued): record it as dropped.
