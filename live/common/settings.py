@@ -1,0 +1,120 @@
+"""What one live process knows about itself: its service, its instance id and the stack's state folder.
+
+The supervisor starts every process of the stack as ``python -m live.<service>`` with a few
+environment variables; everything else (ports, tokens, keys, databases) is found through the state
+folder it names, so that nothing secret travels on a command line:
+
+    <state_dir>/
+      state.json               the supervisor's record: instances, pids, ports, URLs
+      secrets/registry-token   the token registry writes need (0600, generated at ``live up``)
+      secrets/jwt-private.pem  the users service's signing key (0600, generated at ``live up``)
+      run/<instance>.json      written by each process once it listens: service, instance, pid, port, url
+      logs/<instance>.log      the process's JSON log lines (stdout and stderr)
+      traces/<instance>.jsonl  its spans, one OTLP/JSON document per line
+      data/<service>.sqlite3   the service's own database, shared by its replicas
+
+Environment variables: ``SERVICELAB_SERVICE``, ``SERVICELAB_INSTANCE``, ``SERVICELAB_STATE_DIR``,
+``SERVICELAB_REGISTRY_URL`` (absent for the registry itself), ``SERVICELAB_PARENT_PID`` (optional:
+the process exits when that process is gone, so a test that dies cannot leave orphans) and
+``SERVICELAB_CONFIG_FILE`` (optional: a YAML file the service reads, such as the gateway's routes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HOST", "InstanceSettings", "read_secret", "write_secret"]
+
+HOST = "127.0.0.1"
+"""Every live server binds here and only here."""
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """One process of the stack: which service and instance it is, and where the stack keeps its files."""
+
+    service: str
+    instance: str
+    state_dir: Path
+    registry_url: str | None = None
+    parent_pid: int | None = None
+    config_file: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceSettings:
+        """The settings the supervisor passed in the environment (KeyError names a missing variable)."""
+        env = os.environ if environ is None else environ
+        service = env["SERVICELAB_SERVICE"]
+        parent = env.get("SERVICELAB_PARENT_PID")
+        config = env.get("SERVICELAB_CONFIG_FILE")
+        return cls(
+            service=service,
+            instance=env.get("SERVICELAB_INSTANCE", f"{service}-1"),
+            state_dir=Path(env["SERVICELAB_STATE_DIR"]),
+            registry_url=env.get("SERVICELAB_REGISTRY_URL") or None,
+            parent_pid=int(parent) if parent else None,
+            config_file=Path(config) if config else None,
+        )
+
+    def environ(self) -> dict[str, str]:
+        """The environment variables that give a child process these settings."""
+        env = {
+            "SERVICELAB_SERVICE": self.service,
+            "SERVICELAB_INSTANCE": self.instance,
+            "SERVICELAB_STATE_DIR": str(self.state_dir),
+        }
+        if self.registry_url:
+            env["SERVICELAB_REGISTRY_URL"] = self.registry_url
+        if self.parent_pid is not None:
+            env["SERVICELAB_PARENT_PID"] = str(self.parent_pid)
+        if self.config_file is not None:
+            env["SERVICELAB_CONFIG_FILE"] = str(self.config_file)
+        return env
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the state folder, its parent folder created."""
+        target = self.state_dir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    @property
+    def database(self) -> Path:
+        """The service's SQLite file (its replicas share it)."""
+        return self.path("data", f"{self.service}.sqlite3")
+
+    @property
+    def trace_file(self) -> Path:
+        return self.path("traces", f"{self.instance}.jsonl")
+
+    @property
+    def run_file(self) -> Path:
+        return self.path("run", f"{self.instance}.json")
+
+    @property
+    def registry_token(self) -> str | None:
+        """The registry write token, if ``live up`` generated one."""
+        return read_secret(self.state_dir, "registry-token")
+
+
+def read_secret(state_dir: Path, name: str) -> str | None:
+    """The text of ``secrets/<name>`` in the state folder, or None when there is none."""
+    path = state_dir / "secrets" / name
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def write_secret(state_dir: Path, name: str, text: str) -> Path:
+    """Write ``secrets/<name>`` readable by its owner only (created 0600, never world-readable)."""
+    folder = state_dir / "secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / name
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    return path
