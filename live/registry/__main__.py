@@ -1,5 +1,6 @@
 """``python -m live.registry``: the registry process of a stack (started by the supervisor)."""
 
+from live.common.observability import instrument
 from live.common.server import serve
 from live.common.settings import InstanceSettings
 from live.registry.app import create_app
@@ -11,7 +12,9 @@ def main() -> None:
     if not token:
         secrets = settings.state_dir / "secrets"
         raise SystemExit(f"no registry token in {secrets}: start the stack with `servicelab live up`")
-    serve(create_app(token), settings)
+    app = create_app(token)
+    instrument(app, settings)
+    serve(app, settings)
 
 
 if __name__ == "__main__":
