@@ -8,7 +8,7 @@ In order, each step answering by itself when it refuses (JSON errors, see :mod:`
 3. auth: a bearer token verified against the users service's JWKS, and the rule's scopes (401/403);
 4. rate limit: a token bucket per client, the token's subject or else the peer address (429 with
    ``Retry-After``);
-5. cache: GET answers of routes with a cache (``X-Cache: hit`` / ``miss`` on such routes); a write
+5. cache: GET answers of routes with a cache (``X-Cache: hit``, ``miss`` or ``bypass``); a write
    that succeeds on a route empties its cache, since its readers may have been shown what it changed;
 6. bulkhead: the route's concurrency limit and its queue (503 when full);
 7. circuit breaker: the route's breaker (503 while open);
@@ -36,7 +36,7 @@ from live.auth.verify import Claims
 from live.common.instances import Discover
 from live.common.observability import observability_of
 from live.gateway.auth import JwksSource, TokenVerifier, authenticate
-from live.gateway.caching import CachedAnswer, cache_key, may_look_up, may_store
+from live.gateway.caching import CachedAnswer, Lookup, cache_key, may_look_up, may_store
 from live.gateway.config import GatewayConfig, JwksConfig
 from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError, error_response
@@ -137,12 +137,14 @@ class _Gateway:
         self._admit(client)
         route = self.state.routes[match.name]
         body = await _read_body(request, limit)
-        key = None
-        if route.cache is not None and may_look_up(request.method, request.headers):
-            key = cache_key(match.name, match.path, request.query_string, claims and claims.subject)
-            hit = route.cache.get(key)
-            if hit is not None:
-                return _cached_response(hit)
+        lookup = None
+        if route.cache is not None and request.method == "GET":
+            lookup = Lookup("bypass")
+            if may_look_up(request.method, request.headers):
+                lookup = Lookup("miss", cache_key(match.name, match.path, request.query_string, claims))
+                hit = route.cache.get(lookup.key)
+                if hit is not None:
+                    return _cached_response(hit)
         raw = request.rel_url.raw_path[len(self.config.strip_prefix) :]
         query = request.rel_url.raw_query_string
         call = Call(
@@ -153,7 +155,7 @@ class _Gateway:
             client=client,
         )
         reply = await self._guarded(route, call)
-        return self._respond(route, call, reply, key, claims)
+        return self._respond(route, call, reply, lookup, claims)
 
     def _admit(self, client: str) -> None:
         limiter = self.state.limiter
@@ -209,7 +211,7 @@ class _Gateway:
         route: RouteState,
         call: Call,
         reply: Reply,
-        key: tuple[str, str, str, str | None] | None,
+        lookup: Lookup | None,
         claims: Claims | None,
     ) -> web.Response:
         service = route.config.service
@@ -235,11 +237,12 @@ class _Gateway:
         response = web.Response(status=reply.status, headers=headers, body=reply.body)
         if route.cache is not None and call.method not in _READS and reply.status < 400:
             route.cache.clear()  # a write went through: what the route's readers were shown may be stale
-        if key is not None:
-            response.headers["X-Cache"] = "miss"
-            if route.cache is not None and may_store(reply.status, headers, authenticated=claims is not None):
+        if lookup is not None:
+            response.headers["X-Cache"] = lookup.outcome
+            storable = may_store(reply.status, headers, authenticated=claims is not None)
+            if route.cache is not None and lookup.key is not None and storable:
                 stored = tuple((k, v) for k, v in headers.items() if k.lower() != "x-cache")
-                route.cache.put(key, CachedAnswer(reply.status, stored, reply.body))
+                route.cache.put(lookup.key, CachedAnswer(reply.status, stored, reply.body))
         return response
 
 

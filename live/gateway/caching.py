@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["CachedAnswer", "cache_key", "may_look_up", "may_store"]
+from live.auth.verify import Claims
+
+__all__ = ["CacheKey", "CachedAnswer", "Lookup", "cache_key", "may_look_up", "may_store"]
+
+CacheKey = tuple[str, str, str, str | None]
+"""(route, backend path, query string, caller or None)."""
 
 
 @dataclass(frozen=True)
@@ -24,14 +29,23 @@ class CachedAnswer:
     body: bytes
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache did for a GET on a cached route: ``hit``, ``miss`` (then ``key`` stores the answer)
+    or ``bypass`` (the request said ``no-store``)."""
+
+    outcome: str
+    key: CacheKey | None = None
+
+
 def _directives(headers: Mapping[str, str]) -> set[str]:
     value = headers.get("Cache-Control", "")
     return {part.split("=", 1)[0].strip().lower() for part in value.split(",") if part.strip()}
 
 
-def cache_key(route: str, path: str, query: str, caller: str | None) -> tuple[str, str, str, str | None]:
+def cache_key(route: str, path: str, query: str, claims: Claims | None) -> CacheKey:
     """The key of a GET answer: route, backend path, query string, and the caller when authenticated."""
-    return route, path, query, caller
+    return route, path, query, None if claims is None else claims.subject
 
 
 def may_look_up(method: str, request_headers: Mapping[str, str]) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from live.gateway.caching import CachedAnswer
+from live.gateway.caching import CachedAnswer, CacheKey
 from live.gateway.config import GatewayConfig, RouteConfig
 from live.gateway.resilience import AsyncBulkhead
 from patterns.balancing import Policy
@@ -47,7 +47,7 @@ class RouteState:
     budget: RetryBudget | None
     breaker: CircuitBreaker | None
     bulkhead: AsyncBulkhead | None
-    cache: TTLCache[tuple[str, str, str, str | None], CachedAnswer] | None
+    cache: TTLCache[CacheKey, CachedAnswer] | None
 
     @classmethod
     def build(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +31,19 @@ from live.gateway.app import create_app
 from live.gateway.config import GatewayConfig, parse_gateway_config
 from patterns.clock import Clock
 
-__all__ = ["Answer", "Backend", "Keys", "Running", "config", "gateway_running", "send", "send_all"]
+__all__ = [
+    "Answer",
+    "Backend",
+    "Keys",
+    "Running",
+    "bearer",
+    "closed_port",
+    "config",
+    "gateway_running",
+    "jwks_of",
+    "send",
+    "send_all",
+]
 
 
 @dataclass
@@ -138,11 +151,18 @@ class Running:
 
 @contextlib.contextmanager
 def gateway_running(
-    gateway_config: GatewayConfig, backends: Sequence[Backend], *, clock: Clock = time.monotonic
+    gateway_config: GatewayConfig,
+    backends: Sequence[Backend],
+    *,
+    clock: Clock = time.monotonic,
+    extra: Sequence[InstanceInfo] = (),
 ) -> Iterator[Running]:
-    """Serve ``backends`` and a gateway that discovers them; all stopped when the block ends."""
+    """Serve ``backends`` and a gateway that discovers them (after the ``extra`` instances, such as a
+    dead address); all stopped when the block ends."""
     with contextlib.ExitStack() as stack:
         found: dict[str, list[InstanceInfo]] = {}
+        for info in extra:
+            found.setdefault(info.service, []).append(info)
         for backend in backends:
             url = stack.enter_context(running(backend.app()))
             port = int(url.rsplit(":", 1)[1])
@@ -195,6 +215,13 @@ def send_all(requests: Sequence[tuple[str, str, Mapping[str, str] | None]]) -> l
             return await asyncio.gather(*(_send(session, m, u, h, None) for m, u, h in requests))
 
     return asyncio.run(many())
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound by the kernel's choice, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def bearer(token: str) -> dict[str, str]:
