@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from live.auth.keys import key_id
+from patterns.clock import Clock
 
 __all__ = ["ALGORITHM", "AUDIENCE", "DEFAULT_LIFETIME", "ISSUER", "TokenIssuer"]
 
@@ -34,8 +35,6 @@ AUDIENCE = "servicelab"
 ALGORITHM = "EdDSA"
 DEFAULT_LIFETIME = 15 * 60
 """Seconds an access token stays valid."""
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)

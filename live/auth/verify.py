@@ -26,13 +26,14 @@ algorithm, never the one a token asks for.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from live.auth.tokens import ALGORITHM, AUDIENCE, ISSUER
+from patterns.clock import Clock
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "REQUIRED_CLAIMS", "Claims", "JwksVerifier", "TokenRejected"]
 
@@ -110,7 +111,7 @@ class JwksVerifier:
         audience: str = AUDIENCE,
         algorithms: Iterable[str] = (ALGORITHM,),
         leeway: float = 0.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self.algorithms = tuple(algorithms)
         unsafe = set(self.algorithms) - ASYMMETRIC_ALGORITHMS
