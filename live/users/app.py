@@ -16,6 +16,7 @@ scope gets all of them, one that asks for some gets those it may hold (the respo
 which, as RFC 6749 requires when it differs from the request).
 """
 
+import functools
 import secrets
 import time
 from typing import Annotated, Any
@@ -50,6 +51,13 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash to check a password against when the username is unknown: a wrong name then costs as long
+    as a wrong password, so response times do not tell which usernames exist."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     """401 with the challenge RFC 6750 asks for (naming the token's fault when there was a token)."""
     challenge = f'Bearer error="invalid_token", error_description="{error}"' if error else "Bearer"
@@ -63,9 +71,6 @@ def create_app(settings: InstanceSettings, *, clock: Clock = time.time) -> FastA
     key_set = jwks(private_key.public_key())
     verifier = JwksVerifier(key_set, clock=clock)
     store = UserStore(settings.database)
-    # Checked against when the username is unknown, so a wrong name costs as long as a wrong password
-    # and response times do not tell which usernames exist.
-    decoy = hash_password(secrets.token_urlsafe(16))
     bearer = OAuth2PasswordBearer(tokenUrl="users/token")
 
     app = FastAPI(
@@ -117,7 +122,7 @@ def create_app(settings: InstanceSettings, *, clock: Clock = time.time) -> FastA
         """Exchange a username and password for an access token (the OAuth 2 password flow)."""
         user = store.get(form.username)
         if user is None:
-            verify_password(form.password, decoy)
+            verify_password(form.password, _decoy_hash())
             raise _unauthorized(_WRONG_CREDENTIALS)
         if not verify_password(form.password, user.password_hash):
             raise _unauthorized(_WRONG_CREDENTIALS)
