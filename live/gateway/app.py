@@ -31,12 +31,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from live.auth.verify import Claims
 from live.common.instances import Discover
 from live.common.observability import observability_of
 from live.gateway.auth import JwksSource, TokenVerifier, authenticate
-from live.gateway.caching import CachedAnswer, Lookup, cache_key, may_look_up, may_store
+from live.gateway.caching import CachedAnswer, Lookup
 from live.gateway.config import GatewayConfig, JwksConfig
 from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError, error_response
@@ -138,13 +139,12 @@ class _Gateway:
         route = self.state.routes[match.name]
         body = await _read_body(request, limit)
         lookup = None
-        if route.cache is not None and request.method == "GET":
-            lookup = Lookup("bypass")
-            if may_look_up(request.method, request.headers):
-                lookup = Lookup("miss", cache_key(match.name, match.path, request.query_string, claims))
-                hit = route.cache.get(lookup.key)
-                if hit is not None:
-                    return _cached_response(hit)
+        if route.cache is not None:
+            lookup = route.cache.look_up(
+                request.method, match.path, request.query_string, request.headers, claims
+            )
+            if lookup is not None and lookup.answer is not None:
+                return _cached_response(lookup.answer)
         raw = request.rel_url.raw_path[len(self.config.strip_prefix) :]
         query = request.rel_url.raw_query_string
         call = Call(
@@ -237,17 +237,15 @@ class _Gateway:
         response = web.Response(status=reply.status, headers=headers, body=reply.body)
         if route.cache is not None and call.method not in _READS and reply.status < 400:
             route.cache.clear()  # a write went through: what the route's readers were shown may be stale
-        if lookup is not None:
+        if lookup is not None and route.cache is not None:
             response.headers["X-Cache"] = lookup.outcome
-            storable = may_store(reply.status, headers, authenticated=claims is not None)
-            if route.cache is not None and lookup.key is not None and storable:
-                stored = tuple((k, v) for k, v in headers.items() if k.lower() != "x-cache")
-                route.cache.put(lookup.key, CachedAnswer(reply.status, stored, reply.body))
+            stored = CachedAnswer(reply.status, tuple(headers.items()), reply.body)
+            route.cache.keep(lookup, stored, headers, anonymous=claims is None)
         return response
 
 
 def _cached_response(hit: CachedAnswer) -> web.Response:
-    response = web.Response(status=hit.status, headers=dict(hit.headers), body=hit.body)
+    response = web.Response(status=hit.status, headers=CIMultiDict(hit.headers), body=hit.body)
     response.headers["X-Cache"] = "hit"
     return response
 

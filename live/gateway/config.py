@@ -24,10 +24,11 @@ The file has a few global settings and one entry per route (times are in seconds
         retry_budget: {ratio: 0.2, min_per_second: 5, window: 10}
         breaker: {window_size: 20, minimum_calls: 10, failure_rate_threshold: 50, wait_in_open: 5}
         bulkhead: {max_concurrent: 64, max_waiting: 64, max_wait: 1.0}
-        cache: {ttl: 2.0, capacity: 1000}               # GET 200 answers; null for none
+        cache: {ttl: 2.0, capacity: 1000, paths: [/orders/*]}   # GET 200 answers; null for none
 
-A rule's ``path`` is a pattern of segments: ``*`` matches one segment, a final ``**`` any rest
-(including nothing); no ``path`` matches every path of the route. ``retry.methods`` may list only
+A rule's ``path`` and the cache's ``paths`` are patterns of segments (:mod:`live.gateway.paths`): ``*``
+matches one segment, a final ``**`` any rest (including nothing); a rule without ``path`` matches every
+path of the route, a cache without ``paths`` keeps answers for all of them. ``retry.methods`` may list only
 idempotent methods: any other request is retried only when it carries an ``Idempotency-Key``.
 ``rate_limit``, ``breaker``, ``bulkhead``, ``cache`` and ``retry_budget`` may be ``null`` to switch
 them off. :func:`load_gateway_config` reads and validates a file; every problem comes back in one
@@ -43,6 +44,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from live.gateway.paths import check_pattern, path_matches
 from patterns.balancing import POLICIES, Policy, make_policy
 from patterns.breaker import BreakerConfig
 from patterns.retry import BACKOFFS
@@ -98,7 +100,10 @@ class Balancing(_Model):
     def _buildable(self) -> Balancing:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}; known policies: {', '.join(POLICIES)}")
-        self.build(time.monotonic)  # make_policy names any bad or missing option
+        try:
+            self.build(time.monotonic)  # make_policy names any unknown or missing option
+        except (TypeError, AttributeError) as error:  # an option of the wrong kind
+            raise ValueError(f"policy {self.policy!r} cannot take these options: {error}") from None
         return self
 
     def build(self, clock: Any) -> Policy:
@@ -188,10 +193,18 @@ class BulkheadConfig(_Model):
 
 
 class CacheConfig(_Model):
-    """patterns.cache.TTLCache of GET answers with status 200: ``capacity`` entries, each for ``ttl`` s."""
+    """patterns.cache.TTLCache of GET answers with status 200: ``capacity`` entries, each for ``ttl`` s.
+
+    ``paths`` limits caching to the paths matching one of its patterns (all paths of the route if unset).
+    """
 
     ttl: Seconds = 2.0
     capacity: int = Field(1000, ge=1)
+    paths: tuple[Annotated[str, Field(pattern=r"^/")], ...] | None = None
+
+    def covers(self, path: str) -> bool:
+        """Whether answers for ``path`` may be cached."""
+        return self.paths is None or any(path_matches(pattern, path) for pattern in self.paths)
 
 
 class Rule(_Model):
@@ -206,13 +219,6 @@ class Rule(_Model):
     @classmethod
     def _known_methods(cls, value: Any) -> Any:
         return _methods(list(value)) if isinstance(value, list | tuple | set | frozenset) else value
-
-    @field_validator("path")
-    @classmethod
-    def _double_star_last(cls, value: str | None) -> str | None:
-        if value is not None and "**" in value.split("/")[:-1]:
-            raise ValueError(f"'**' may only be the last segment of a path pattern, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _public_needs_no_scopes(self) -> Rule:
@@ -266,12 +272,15 @@ class RouteConfig(_Model):
 
     @model_validator(mode="after")
     def _rules_under_prefix(self) -> RouteConfig:
+        patterns = [(f"rules[{i}].path", rule.path) for i, rule in enumerate(self.rules) if rule.path]
+        patterns += [
+            (f"cache.paths[{i}]", path) for i, path in enumerate(self.cache.paths or () if self.cache else ())
+        ]
+        for where, pattern in patterns:
+            problem = check_pattern(pattern, self.prefix)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem}")
         for index, rule in enumerate(self.rules):
-            path = rule.path
-            if path is not None and path != self.prefix and not path.startswith(self.prefix + "/"):
-                raise ValueError(
-                    f"rules[{index}].path {path!r} is not under the route's prefix {self.prefix!r}"
-                )
             if self.auth == "public" and rule.auth is None and rule.scopes:
                 raise ValueError(f"rules[{index}] requires scopes on a public route: set auth: token on it")
         if self.auth == "public" and self.scopes:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from live.gateway.config import GatewayConfig, RouteConfig, Rule
+from live.gateway.paths import path_matches
 
-__all__ = ["Access", "Match", "NoRoute", "Router", "UnsafePath", "path_matches"]
+__all__ = ["Access", "Match", "NoRoute", "Router", "UnsafePath"]
 
 
 class NoRoute(LookupError):  # noqa: N818 - reads as the outcome it is
@@ -43,16 +44,6 @@ class Match:
     route: RouteConfig
     path: str
     access: Access
-
-
-def path_matches(pattern: str, path: str) -> bool:
-    """Whether ``path`` fits ``pattern``: ``*`` is one segment, a final ``**`` any rest (or none)."""
-    wanted = pattern.strip("/").split("/")
-    given = path.strip("/").split("/")
-    if wanted[-1] == "**":
-        head = wanted[:-1]
-        return len(given) >= len(head) and all(w in ("*", g) for w, g in zip(head, given, strict=False))
-    return len(wanted) == len(given) and all(w in ("*", g) for w, g in zip(wanted, given, strict=True))
 
 
 def _rule_matches(rule: Rule, method: str, path: str) -> bool:

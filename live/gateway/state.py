@@ -23,12 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from live.gateway.caching import CachedAnswer, CacheKey
+from live.gateway.caching import ResponseCache
 from live.gateway.config import GatewayConfig, RouteConfig
 from live.gateway.resilience import AsyncBulkhead
 from patterns.balancing import Policy
 from patterns.breaker import BreakerState, CircuitBreaker, Transition
-from patterns.cache import TTLCache
 from patterns.clock import Clock
 from patterns.ratelimit import KeyedLimiter, TokenBucket
 from patterns.retry import RetryBudget, RetryPolicy, make_backoff
@@ -47,7 +46,7 @@ class RouteState:
     budget: RetryBudget | None
     breaker: CircuitBreaker | None
     bulkhead: AsyncBulkhead | None
-    cache: TTLCache[CacheKey, CachedAnswer] | None
+    cache: ResponseCache | None
 
     @classmethod
     def build(
@@ -76,7 +75,7 @@ class RouteState:
             bulkhead=None
             if bulkhead is None
             else AsyncBulkhead(bulkhead.max_concurrent, bulkhead.max_waiting, bulkhead.max_wait),
-            cache=None if cache is None else TTLCache(cache.capacity, cache.ttl, clock),
+            cache=None if cache is None else ResponseCache(name, cache, clock),
         )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from live.gateway.config import DEFAULT_CONFIG, GatewayConfigError, load_gateway_config, parse_gateway_config
-from live.gateway.routing import NoRoute, Router, UnsafePath, path_matches
+from live.gateway.paths import path_matches
+from live.gateway.routing import NoRoute, Router, UnsafePath
 
 ORDERS = {"prefix": "/orders", "service": "orders"}
 
@@ -26,10 +27,16 @@ def test_the_bundled_config_routes_users_orders_and_inventory() -> None:
     assert router.match("POST", "/api/users").access.auth == "public"  # sign-up
     assert router.match("POST", "/api/users/token").access.auth == "public"  # log in
     assert router.match("GET", "/api/users/me").access.auth == "token"
+    assert router.match("GET", "/api/users/alice").access.auth == "public"  # a public profile
     assert router.match("POST", "/api/orders").access.scopes == {"orders:write"}
     assert router.match("GET", "/api/orders/7").access.scopes == {"orders:read"}
     assert router.match("GET", "/api/inventory/items").access.auth == "public"
-    assert router.match("POST", "/api/inventory/items/a/reserve").access.scopes == {"inventory:write"}
+    assert router.match("POST", "/api/inventory/reservations").access.scopes == {"inventory:write"}
+    inventory = config.routes["inventory"].cache
+    assert inventory is not None
+    assert inventory.covers("/inventory/items")
+    assert not inventory.covers("/inventory/items/KB-001")  # stock is read fresh after an order
+    assert config.routes["orders"].cache is None
 
 
 @pytest.mark.parametrize(
@@ -44,6 +51,14 @@ def test_the_bundled_config_routes_users_orders_and_inventory() -> None:
             {"balancing": {"policy": "p2c", "options": {"choice": 3}}, "routes": {"orders": ORDERS}},
             "balancing",
             "unknown option(s) choice",
+        ),
+        (
+            {
+                "balancing": {"policy": "weighted_round_robin", "options": {"weights": "orders-1"}},
+                "routes": {"orders": ORDERS},
+            },
+            "balancing",
+            "cannot take these options",
         ),
         (
             {"routes": {"orders": {**ORDERS, "retry": {"methods": ["GET", "POST"]}}}},
@@ -68,7 +83,7 @@ def test_the_bundled_config_routes_users_orders_and_inventory() -> None:
         (
             {"routes": {"orders": {**ORDERS, "rules": [{"path": "/users/me", "auth": "public"}]}}},
             "routes.orders",
-            "not under the route's prefix",
+            "rules[0].path: '/users/me' is not under the route's prefix '/orders'",
         ),
         (
             {"routes": {"orders": {**ORDERS, "rules": [{"auth": "public", "scopes": ["a"]}]}}},
@@ -79,6 +94,11 @@ def test_the_bundled_config_routes_users_orders_and_inventory() -> None:
             {"routes": {"a": ORDERS, "b": {**ORDERS, "service": "other"}}},
             "",
             "share the prefix '/orders'",
+        ),
+        (
+            {"routes": {"orders": {**ORDERS, "cache": {"paths": ["/orders/**/x"]}}}},
+            "routes.orders",
+            "cache.paths[0]: '**' may only be the last segment",
         ),
         ({"routes": {}}, "routes", "at least 1 item"),
         (

@@ -92,6 +92,27 @@ def test_only_200_answers_without_no_store_are_kept() -> None:
         assert catalog.calls == 6
 
 
+def test_only_the_paths_the_cache_covers_are_cached() -> None:
+    backends, routes = stack()
+    routes["catalog"]["cache"] = {"ttl": 60, "capacity": 10, "paths": ["/catalog/items"]}
+    catalog = backends[2]
+    with gateway_running(config(routes), backends, clock=ManualClock()) as gateway:
+        listing, item = gateway.api("/catalog/items"), gateway.api("/catalog/items/KB-1")
+        assert [send("GET", listing).headers["X-Cache"] for _ in range(2)] == ["miss", "hit"]
+        assert ["X-Cache" in send("GET", item).headers for _ in range(2)] == [False, False]
+        assert catalog.calls == 3
+
+
+def test_answers_setting_a_cookie_are_never_kept() -> None:
+    backends, routes = stack(cache={"ttl": 60, "capacity": 10})
+    catalog = backends[2]
+    catalog.reply_headers = {"Set-Cookie": "session=for-one-client-only"}
+    with gateway_running(config(routes), backends, clock=ManualClock()) as gateway:
+        answers = [send("GET", gateway.api("/catalog/items")) for _ in range(2)]
+    assert [a.headers["X-Cache"] for a in answers] == ["miss", "miss"]
+    assert catalog.calls == 2
+
+
 def test_a_write_empties_the_routes_cache() -> None:
     backends, routes = stack(cache={"ttl": 60, "capacity": 10})
     catalog = backends[2]
