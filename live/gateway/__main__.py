@@ -3,13 +3,16 @@
 The configuration is the YAML file named by ``SERVICELAB_CONFIG_FILE``, else the bundled
 ``gateway.yaml``; a file with problems prints them as ``• field: message`` lines and exits with 1.
 Instances are looked up in the registry (``SERVICELAB_REGISTRY_URL``), each answer reused for the
-configured ``discovery.refresh_interval``; breaker states go to the ``circuit_breaker_state`` metric.
+configured ``discovery.refresh_interval``, and reached through the proxies of ``edges.json`` when a
+chaos experiment put some in the way; breaker states go to the ``circuit_breaker_state`` metric.
 """
 
 import sys
 
 from aiohttp import web
 
+from live.common.edges import EdgeMap
+from live.common.instances import InstanceInfo
 from live.common.observability import instrument
 from live.common.registry_client import RegistryClient
 from live.common.server import serve
@@ -28,7 +31,12 @@ def main() -> None:
     if not settings.registry_url:
         raise SystemExit("the gateway finds services through the registry: set SERVICELAB_REGISTRY_URL")
     registry = RegistryClient(settings.registry_url, settings.registry_token)
-    app = create_app(config, registry.lookup)
+    edges = EdgeMap(settings.state_dir, settings.service)
+
+    async def discover(service: str) -> list[InstanceInfo]:
+        return [edges.route(instance) for instance in await registry.lookup(service)]
+
+    app = create_app(config, discover)
     observed = instrument(app, settings)
     app[GATEWAY].watch_breakers(observed.metrics.breaker)
 
