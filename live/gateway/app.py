@@ -78,7 +78,10 @@ def create_app(
     app = web.Application(middlewares=[_json_errors])
     app[GATEWAY] = state
     app.cleanup_ctx.append(gateway.client_session)
-    app.router.add_route("*", config.strip_prefix + "/{tail:.*}", gateway.handle)
+    for prefix in sorted(gateway.router.prefixes, key=len, reverse=True):  # one resource per route, so
+        app.router.add_route("*", prefix, gateway.handle)  # request metrics are labelled by route
+        app.router.add_route("*", prefix + "/{tail:.*}", gateway.handle)
+    app.router.add_route("*", config.strip_prefix + "/{tail:.*}", gateway.handle)  # the JSON 404s
     return app
 
 

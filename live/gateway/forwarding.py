@@ -15,7 +15,8 @@ four outcomes: ``ok`` (any answer below 500), ``5xx``, ``error`` (no connection,
 
 Headers: hop-by-hop headers (RFC 9110 7.6.1: ``Connection`` and those it lists, ``Keep-Alive``,
 ``TE``, ``Transfer-Encoding``, ``Upgrade``, ``Proxy-*``, ``Trailer``) are not forwarded either way;
-``X-User``/``X-Scopes`` from the client are dropped and set from the verified token instead;
+``X-User``/``X-Scopes`` from the client are dropped and set from the verified token instead (``Host``,
+``Content-Length`` and ``Expect`` are the gateway's own business with the service);
 ``Authorization``, ``Idempotency-Key``, ``traceparent``, the content headers and the body go through
 unchanged, and ``X-Forwarded-For`` gains the client's address.
 """
@@ -34,7 +35,6 @@ from live.common.instances import InstanceInfo
 from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError
 from live.gateway.state import RouteState
-from patterns.balancing import NoHealthyInstance
 from patterns.clock import Clock
 from patterns.retry import Deadline
 
@@ -44,7 +44,7 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
      "transfer-encoding", "upgrade"}
 )  # fmt: skip
-_NOT_FORWARDED = frozenset({"host", "content-length", "x-user", "x-scopes"})
+_NOT_FORWARDED = frozenset({"host", "content-length", "expect", "x-user", "x-scopes"})
 _NOT_RETURNED = frozenset({"content-length"})
 
 
@@ -128,12 +128,7 @@ class Forwarder:
             attempt += 1
             fresh = [i for i in candidates if i.instance not in tried] or candidates
             by_id = {instance.instance: instance for instance in fresh}
-            try:
-                chosen = by_id[route.policy.pick(list(by_id), key=call.client)]  # type: ignore[index]
-            except NoHealthyInstance:
-                raise GatewayError(
-                    503, f"every instance of the {service} service is ejected", service=service
-                ) from None
+            chosen = by_id[route.policy.pick(list(by_id), key=call.client)]  # type: ignore[index]
             tried.add(chosen.instance)
             reply = await self._try(route, chosen, call, attempt, deadline.child(config.timeout))
             if reply.outcome == "ok":

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,9 +157,10 @@ def gateway_running(
     *,
     clock: Clock = time.monotonic,
     extra: Sequence[InstanceInfo] = (),
+    prepare: Callable[[web.Application], object] | None = None,
 ) -> Iterator[Running]:
     """Serve ``backends`` and a gateway that discovers them (after the ``extra`` instances, such as a
-    dead address); all stopped when the block ends."""
+    dead address; ``prepare`` sees the app before it starts); all stopped when the block ends."""
     with contextlib.ExitStack() as stack:
         found: dict[str, list[InstanceInfo]] = {}
         for info in extra:
@@ -176,6 +178,8 @@ def gateway_running(
             return list(found.get(service, []))
 
         app = create_app(gateway_config, discover, clock=clock)
+        if prepare is not None:
+            prepare(app)
         url = stack.enter_context(running(app))
         yield Running(url, app, lookups)
 
@@ -186,15 +190,18 @@ class Answer:
 
     status: int
     headers: CIMultiDict[str]
-    json: Any
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
 
 
 async def _send(
     session: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str] | None, body: Any
 ) -> Answer:
     async with session.request(method, URL(url, encoded=True), headers=headers, data=body) as response:
-        payload = await response.json(content_type=None) if response.content_length != 0 else None
-        return Answer(response.status, CIMultiDict(response.headers), payload)
+        return Answer(response.status, CIMultiDict(response.headers), await response.text())
 
 
 def send(method: str, url: str, headers: Mapping[str, str] | None = None, body: Any = None) -> Answer:

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from live.common.instances import InstanceInfo
 from live.gateway.app import GATEWAY
@@ -108,7 +109,7 @@ async def _when_busy(url: str, busy: Backend, then: list[str]) -> tuple[Answer, 
 
         async def get(target: str) -> Answer:
             async with session.get(target) as response:
-                return Answer(response.status, response.headers.copy(), await response.json())  # type: ignore[arg-type]
+                return Answer(response.status, CIMultiDict(response.headers), await response.text())
 
         first = asyncio.create_task(get(url))
         for _ in range(200):  # 2 s at most
