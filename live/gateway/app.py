@@ -41,7 +41,7 @@ from live.gateway.caching import CachedAnswer, Lookup
 from live.gateway.config import GatewayConfig, JwksConfig
 from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError, error_response
-from live.gateway.forwarding import Call, Forwarder, Reply, client_headers
+from live.gateway.forwarding import Call, Forwarder, Reply, client_headers, public_location
 from live.gateway.routing import NoRoute, Router, UnsafePath
 from live.gateway.state import GatewayState, RouteState
 from patterns.clock import Clock
@@ -158,7 +158,9 @@ class _Gateway:
             client=client,
         )
         reply = await self._guarded(route, call)
-        return self._respond(route, call, reply, lookup, claims)
+        return self._respond(
+            route, call, reply, lookup, claims, f"{request.url.origin()}{self.config.strip_prefix}"
+        )
 
     def _admit(self, client: str) -> None:
         limiter = self.state.limiter
@@ -216,6 +218,7 @@ class _Gateway:
         reply: Reply,
         lookup: Lookup | None,
         claims: Claims | None,
+        public_prefix: str,
     ) -> web.Response:
         service = route.config.service
         facts: dict[str, Any] = {"service": service, "attempts": reply.attempts}
@@ -237,6 +240,8 @@ class _Gateway:
                 upstream_status=reply.status,
                 **facts,
             )
+        if "Location" in headers:
+            headers["Location"] = public_location(headers["Location"], reply.instance, public_prefix)
         response = web.Response(status=reply.status, headers=headers, body=reply.body)
         if route.cache is not None and call.method not in _READS and reply.status < 400:
             route.cache.clear()  # a write went through: what the route's readers were shown may be stale

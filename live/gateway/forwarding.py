@@ -18,7 +18,8 @@ Headers: hop-by-hop headers (RFC 9110 7.6.1: ``Connection`` and those it lists, 
 ``X-User``/``X-Scopes`` from the client are dropped and set from the verified token instead (``Host``,
 ``Content-Length`` and ``Expect`` are the gateway's own business with the service);
 ``Authorization``, ``Idempotency-Key``, ``traceparent``, the content headers and the body go through
-unchanged, and ``X-Forwarded-For`` gains the client's address.
+unchanged, and ``X-Forwarded-For`` gains the client's address. A redirect's ``Location`` pointing at
+the instance is rewritten to point through the gateway.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from live.gateway.state import RouteState
 from patterns.clock import Clock
 from patterns.retry import Deadline
 
-__all__ = ["HOP_BY_HOP", "Call", "Forwarder", "Reply", "client_headers", "reply_headers"]
+__all__ = ["HOP_BY_HOP", "Call", "Forwarder", "Reply", "client_headers", "public_location", "reply_headers"]
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -68,6 +69,18 @@ def client_headers(
         earlier = out.get("X-Forwarded-For")
         out["X-Forwarded-For"] = f"{earlier}, {client_ip}" if earlier else client_ip
     return out
+
+
+def public_location(location: str, instance: InstanceInfo, public_prefix: str) -> str:
+    """A ``Location`` the service sent, as the client must follow it: through the gateway.
+
+    ``http://127.0.0.1:<port>/orders/7`` (the instance itself) and ``/orders/7`` become
+    ``<public_prefix>/orders/7``; any other address is left alone.
+    """
+    for own in (instance.url + "/", "/"):
+        if location.startswith(own) and not location.startswith("//"):
+            return public_prefix + location[len(own) - 1 :]
+    return location
 
 
 def reply_headers(headers: MultiMapping[str]) -> CIMultiDict[str]:

@@ -67,6 +67,7 @@ class Backend:
     delay: float = 0.0
     reply_headers: dict[str, str] = field(default_factory=dict)
     jwks: dict[str, Any] | None = None
+    redirect_to: str | None = None  # answer 307 to this path on the instance's own absolute URL
     seen: list[Seen] = field(default_factory=list)
     jwks_fetches: int = 0
 
@@ -76,6 +77,8 @@ class Backend:
             self.seen.append(Seen(request.method, request.raw_path, request.headers, body))
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.redirect_to is not None:
+                raise web.HTTPTemporaryRedirect(f"http://{request.host}{self.redirect_to}")
             payload = {"instance": self.name, "path": request.raw_path, "user": request.headers.get("X-User")}
             return web.json_response(payload, status=self.status, headers=self.reply_headers)
 
@@ -200,7 +203,9 @@ class Answer:
 async def _send(
     session: aiohttp.ClientSession, method: str, url: str, headers: Mapping[str, str] | None, body: Any
 ) -> Answer:
-    async with session.request(method, URL(url, encoded=True), headers=headers, data=body) as response:
+    async with session.request(
+        method, URL(url, encoded=True), headers=headers, data=body, allow_redirects=False
+    ) as response:
         return Answer(response.status, CIMultiDict(response.headers), await response.text())
 
 

@@ -181,6 +181,16 @@ def test_identity_headers_come_from_the_token_never_from_the_client(
     assert seen["X-Forwarded-For"] == "127.0.0.1"
 
 
+def test_a_redirect_to_the_instance_points_through_the_gateway(
+    stack: tuple[Running, dict[str, Backend]],
+) -> None:
+    gateway, backends = stack
+    backends["inventory"].redirect_to = "/inventory/items/KB-1"
+    answer = send("GET", gateway.api("/inventory/items/kb-1"))
+    assert answer.status == 307
+    assert answer.headers["Location"] == gateway.api("/inventory/items/KB-1")
+
+
 def test_hop_by_hop_headers_stay_on_their_hop(stack: tuple[Running, dict[str, Backend]]) -> None:
     gateway, backends = stack
     headers = {

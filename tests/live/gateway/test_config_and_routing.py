@@ -1,4 +1,5 @@
-"""The gateway's YAML: the bundled file is valid, and mistakes are named by field with a reason."""
+"""The gateway's pure parts: its YAML (the bundled file is valid, mistakes are named by field with a
+reason), routes and path patterns, and redirects rewritten through the gateway."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from live.common.instances import InstanceInfo
 from live.gateway.config import DEFAULT_CONFIG, GatewayConfigError, load_gateway_config, parse_gateway_config
+from live.gateway.forwarding import public_location
 from live.gateway.paths import path_matches
 from live.gateway.routing import NoRoute, Router, UnsafePath
 
@@ -153,6 +156,21 @@ def test_unreadable_and_malformed_files_are_problems_too(tmp_path: Path) -> None
 )
 def test_path_patterns(pattern: str, path: str, expected: bool) -> None:
     assert path_matches(pattern, path) is expected
+
+
+@pytest.mark.parametrize(
+    ("location", "public"),
+    [
+        ("http://127.0.0.1:4000/orders/7", "https://shop.example/api/orders/7"),
+        ("/orders/7?x=1", "https://shop.example/api/orders/7?x=1"),
+        ("http://127.0.0.1:4001/orders/7", "http://127.0.0.1:4001/orders/7"),  # another instance's: kept
+        ("https://elsewhere.example/x", "https://elsewhere.example/x"),
+        ("//elsewhere.example/x", "//elsewhere.example/x"),
+    ],
+)
+def test_locations_on_the_instance_are_rewritten_through_the_gateway(location: str, public: str) -> None:
+    instance = InstanceInfo("orders", "orders-1", "127.0.0.1", 4000)
+    assert public_location(location, instance, "https://shop.example/api") == public
 
 
 def test_routes_match_whole_segments_and_the_longest_prefix() -> None:
