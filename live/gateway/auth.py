@@ -40,8 +40,10 @@ class JwksSource:
     """A :class:`TokenVerifier` over a JWKS document fetched by ``fetch`` and refreshed on unknown keys.
 
     ``fetch`` returns the parsed JWKS (the gateway's fetches it from an instance of the users service)
-    or raises :class:`OSError` / :class:`ValueError` when it cannot; verification then answers 503
-    until a fetch succeeds, unless keys fetched earlier are still at hand.
+    or raises :class:`OSError`, :class:`ValueError`, :class:`TimeoutError` or an aiohttp client error
+    when it cannot. Without keys, token routes then answer 503 (with ``Retry-After``) and the next
+    fetch is tried ``refetch_interval`` seconds later; keys fetched earlier stay in use meanwhile.
+    ``fetches`` counts the attempts.
     """
 
     def __init__(

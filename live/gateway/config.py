@@ -5,7 +5,7 @@ The file has a few global settings and one entry per route (times are in seconds
     strip_prefix: /api            # the gateway serves /api/...; the prefix is removed before forwarding
     max_body_bytes: 1048576       # larger request bodies get 413
     balancing: {policy: round_robin, options: {}}    # any patterns.balancing policy and its options
-    rate_limit: {rate: 50, burst: 100}               # token bucket per client (JWT subject, else IP)
+    rate_limit: {rate: 500, burst: 1000}             # token bucket per client (JWT subject, else IP)
     discovery: {refresh_interval: 1.0}               # how long a discover() answer is reused
     jwks: {service: users, path: /.well-known/jwks.json, refetch_interval: 5.0, timeout: 2.0}
     routes:
@@ -296,7 +296,7 @@ class GatewayConfig(_Model):
     strip_prefix: str = Field("/api", pattern=r"^/[^/]")
     max_body_bytes: int = Field(1 << 20, ge=0)
     balancing: Balancing = Balancing()
-    rate_limit: RateLimitConfig | None = RateLimitConfig(rate=50, burst=100)
+    rate_limit: RateLimitConfig | None = RateLimitConfig(rate=500, burst=1000)
     discovery: DiscoveryConfig = DiscoveryConfig()
     jwks: JwksConfig = JwksConfig()
     routes: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")], RouteConfig] = Field(min_length=1)
