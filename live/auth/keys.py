@@ -3,7 +3,7 @@
 ``live up`` calls :func:`ensure_signing_key` before any users process starts: it writes
 
     <state_dir>/secrets/jwt-private.pem   PKCS#8 private key, 0600 (only the users service reads it)
-    <state_dir>/secrets/jwt-public.pem    SubjectPublicKeyInfo public key (anyone may read it)
+    <state_dir>/secrets/jwt-public.pem    SubjectPublicKeyInfo public key (not secret; the JWKS says the same)
 
 Every stack start gets a new key; nothing here is ever committed.
 
@@ -90,8 +90,7 @@ def ensure_signing_key(state_dir: Path) -> Path:
     read the key, so they all sign with the same one, and tokens of an earlier stack stop verifying.
     """
     key = Ed25519PrivateKey.generate()
-    public_path = write_secret(state_dir, PUBLIC_KEY_FILE, public_pem(key.public_key()))
-    public_path.chmod(0o644)
+    write_secret(state_dir, PUBLIC_KEY_FILE, public_pem(key.public_key()))
     return write_secret(state_dir, PRIVATE_KEY_FILE, private_pem(key))
 
 
