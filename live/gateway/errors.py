@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from live.common.errors import error_body
+
 __all__ = ["GatewayError", "error_response"]
 
 
@@ -37,5 +39,5 @@ class GatewayError(Exception):
 def error_response(
     status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> web.Response:
-    """A JSON error response: ``{"error": message, "status": status, **extra}``."""
-    return web.json_response({"error": message, "status": status, **extra}, status=status, headers=headers)
+    """A JSON error response in the stack's common shape (:func:`live.common.errors.error_body`)."""
+    return web.json_response(error_body(status, message, **extra), status=status, headers=headers)
