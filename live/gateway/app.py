@@ -158,9 +158,9 @@ class _Gateway:
             client=client,
         )
         reply = await self._guarded(route, call)
-        return self._respond(
-            route, call, reply, lookup, claims, f"{request.url.origin()}{self.config.strip_prefix}"
-        )
+        if reply.outcome != "ok":
+            raise _failure(route.config.service, reply)
+        return self._answer(route, request, reply, lookup, claims)
 
     def _admit(self, client: str) -> None:
         limiter = self.state.limiter
@@ -211,45 +211,51 @@ class _Gateway:
             if bulkhead is not None:
                 bulkhead.release()
 
-    def _respond(
+    def _answer(
         self,
         route: RouteState,
-        call: Call,
+        request: web.Request,
         reply: Reply,
         lookup: Lookup | None,
         claims: Claims | None,
-        public_prefix: str,
     ) -> web.Response:
-        service = route.config.service
-        facts: dict[str, Any] = {"service": service, "attempts": reply.attempts}
-        if reply.stopped:
-            facts["retries_stopped"] = reply.stopped
-        if reply.outcome == "timeout":
-            raise GatewayError(504, f"the {service} service did not answer in time: {reply.detail}", **facts)
-        if reply.outcome == "error":
-            raise GatewayError(502, f"could not reach the {service} service: {reply.detail}", **facts)
+        """The service's answer (below 500) for the client; kept in the route's cache when it may be."""
         headers = reply.headers
-        assert headers is not None  # answered
-        if reply.outcome == "5xx":
-            unavailable = reply.status == 503
-            retry_after = headers.get("Retry-After")
-            raise GatewayError(
-                503 if unavailable else 502,
-                f"the {service} service answered {reply.status}",
-                headers={"Retry-After": retry_after} if unavailable and retry_after else None,
-                upstream_status=reply.status,
-                **facts,
-            )
+        assert headers is not None  # the service answered
         if "Location" in headers:
+            public_prefix = f"{request.url.origin()}{self.config.strip_prefix}"
             headers["Location"] = public_location(headers["Location"], reply.instance, public_prefix)
         response = web.Response(status=reply.status, headers=headers, body=reply.body)
-        if route.cache is not None and call.method not in _READS and reply.status < 400:
-            route.cache.clear()  # a write went through: what the route's readers were shown may be stale
-        if lookup is not None and route.cache is not None:
+        cache = route.cache
+        if cache is None:
+            return response
+        if request.method not in _READS and reply.status < 400:
+            cache.clear()  # a write went through: what the route's readers were shown may be stale
+        if lookup is not None:
             response.headers["X-Cache"] = lookup.outcome
-            stored = CachedAnswer(reply.status, tuple(headers.items()), reply.body)
-            route.cache.keep(lookup, stored, headers, anonymous=claims is None)
+            answer = CachedAnswer(reply.status, tuple(headers.items()), reply.body)
+            cache.keep(lookup, answer, headers, anonymous=claims is None)
         return response
+
+
+def _failure(service: str, reply: Reply) -> GatewayError:
+    """The gateway's answer when the last try failed: 504 timeout, 502 unreachable or 5xx, 503 unavailable."""
+    facts: dict[str, Any] = {"service": service, "attempts": reply.attempts}
+    if reply.stopped:
+        facts["retries_stopped"] = reply.stopped
+    if reply.outcome == "timeout":
+        return GatewayError(504, f"the {service} service did not answer in time: {reply.detail}", **facts)
+    if reply.outcome == "error":
+        return GatewayError(502, f"could not reach the {service} service: {reply.detail}", **facts)
+    unavailable = reply.status == 503
+    retry_after = reply.headers.get("Retry-After") if reply.headers is not None else None
+    return GatewayError(
+        503 if unavailable else 502,
+        f"the {service} service answered {reply.status}",
+        headers={"Retry-After": retry_after} if unavailable and retry_after else None,
+        upstream_status=reply.status,
+        **facts,
+    )
 
 
 def _cached_response(hit: CachedAnswer) -> web.Response:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import jwt
 import pytest
 
 from patterns.clock import ManualClock
@@ -28,6 +30,14 @@ ROUTES = {
     "inventory": {"prefix": "/inventory", "service": "inventory", "auth": "public"},
 }
 KEYS = Keys("key-1")
+
+
+def unsigned(subject: str, scopes: list[str]) -> str:
+    """A token with ``alg: none`` and otherwise valid claims."""
+    claims = {"iss": "servicelab-users", "aud": "servicelab", "sub": subject, "scope": " ".join(scopes)}
+    return jwt.encode(
+        {**claims, "exp": int(time.time()) + 600}, None, algorithm="none", headers={"kid": "key-1"}
+    )
 
 
 @pytest.fixture
@@ -121,6 +131,7 @@ def test_a_missing_token_is_401_with_a_bearer_challenge(stack: tuple[Running, di
         (KEYS.token("alice", ["orders:read"], audience="elsewhere"), "wrong audience"),
         (Keys("key-1").token("alice", ["orders:read"]), "bad signature"),  # same kid, another key
         ("not.a.token", "malformed"),
+        (unsigned("alice", ["orders:read"]), "algorithm not allowed"),
     ],
 )
 def test_a_rejected_token_is_401_saying_why(
