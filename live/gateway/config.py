@@ -37,6 +37,7 @@ them off. :func:`load_gateway_config` reads and validates a file; every problem 
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from live.gateway.paths import check_pattern, path_matches
 from patterns.balancing import POLICIES, Policy, make_policy
 from patterns.breaker import BreakerConfig
+from patterns.clock import Clock
 from patterns.retry import BACKOFFS
 
 __all__ = [
@@ -106,8 +108,9 @@ class Balancing(_Model):
             raise ValueError(f"policy {self.policy!r} cannot take these options: {error}") from None
         return self
 
-    def build(self, clock: Any) -> Policy:
-        return make_policy(self.policy, clock=clock, **self.options)
+    def build(self, clock: Clock, rng: random.Random | None = None) -> Policy:
+        """A fresh policy object (the random policies draw from ``rng``)."""
+        return make_policy(self.policy, clock=clock, rng=rng, **self.options)
 
 
 class RateLimitConfig(_Model):

@@ -64,7 +64,7 @@ class RouteState:
         return cls(
             name=name,
             config=config,
-            policy=(config.balancing or gateway.balancing).build(clock),
+            policy=(config.balancing or gateway.balancing).build(clock, rng),
             retry=RetryPolicy(retry.attempts, backoff, retry.on),
             budget=None
             if budget is None
