@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import time
 import uuid
@@ -161,6 +162,7 @@ def gateway_running(
     clock: Clock = time.monotonic,
     extra: Sequence[InstanceInfo] = (),
     prepare: Callable[[web.Application], object] | None = None,
+    rng: random.Random | None = None,
 ) -> Iterator[Running]:
     """Serve ``backends`` and a gateway that discovers them (after the ``extra`` instances, such as a
     dead address; ``prepare`` sees the app before it starts); all stopped when the block ends."""
@@ -180,7 +182,7 @@ def gateway_running(
             lookups.append(service)
             return list(found.get(service, []))
 
-        app = create_app(gateway_config, discover, clock=clock)
+        app = create_app(gateway_config, discover, clock=clock, rng=rng)
         if prepare is not None:
             prepare(app)
         url = stack.enter_context(running(app))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
 from typing import Any
@@ -13,6 +14,7 @@ from multidict import CIMultiDict
 
 from live.common.instances import InstanceInfo
 from live.gateway.app import GATEWAY
+from patterns.balancing import RandomChoice
 from patterns.breaker import BreakerState
 from patterns.clock import ManualClock
 from tests.live.gateway.support import Answer, Backend, closed_port, config, gateway_running, send
@@ -185,6 +187,18 @@ def test_discovery_answers_are_reused_for_the_refresh_interval() -> None:
         clock.advance(10.5)
         assert send("GET", gateway.api("/items")).status == 200
         assert gateway.lookups == ["items", "items"]
+
+
+def test_a_seeded_random_policy_picks_what_the_same_policy_picks_offline() -> None:
+    three = backends(200, 200, 200)
+    names = [b.name for b in three]
+    offline = RandomChoice(random.Random(7))
+    expected = Counter(offline.pick(names) for _ in range(30))
+    assert len(expected) == 3
+    gateway_config = config(route(), balancing={"policy": "random"})
+    with gateway_running(gateway_config, three, rng=random.Random(7)) as gateway:
+        answers = [send("GET", gateway.api(f"/items/{n}")) for n in range(30)]
+    assert Counter(a.json["instance"] for a in answers) == expected
 
 
 @pytest.mark.parametrize(
