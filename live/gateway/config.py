@@ -28,11 +28,18 @@ The file has a few global settings and one entry per route (times are in seconds
 
 A rule's ``path`` and the cache's ``paths`` are patterns of segments (:mod:`live.gateway.paths`): ``*``
 matches one segment, a final ``**`` any rest (including nothing); a rule without ``path`` matches every
-path of the route, a cache without ``paths`` keeps answers for all of them. ``retry.methods`` may list only
-idempotent methods: any other request is retried only when it carries an ``Idempotency-Key``.
-``rate_limit``, ``breaker``, ``bulkhead``, ``cache`` and ``retry_budget`` may be ``null`` to switch
-them off. :func:`load_gateway_config` reads and validates a file; every problem comes back in one
-:class:`GatewayConfigError` whose lines read ``• routes.orders.timeout: must be > 0``.
+path of the route, a cache without ``paths`` keeps answers for all of them. ``retry.methods`` may
+list only idempotent methods: any other request is retried only when it carries an
+``Idempotency-Key``. ``rate_limit``, ``breaker``, ``bulkhead``, ``cache`` and ``retry_budget`` may be
+``null`` to switch them off.
+
+The breaker is per route (that is, per service), fed one outcome per client request after its
+retries: one bad instance is the retries' business, a failing service the breaker's (see
+:mod:`live.gateway.state`). The balancing policy is per route too, and knows instances by their id
+(``orders-2``), which is what ``weighted_round_robin``'s ``weights`` name.
+
+:func:`load_gateway_config` reads and validates a file; every problem comes back in one
+:class:`GatewayConfigError` whose lines read ``• routes.orders.timeout: Input should be greater than 0``.
 """
 
 from __future__ import annotations
