@@ -145,6 +145,20 @@ def test_a_bulkhead_queue_holds_a_waiter_until_a_permit_frees() -> None:
         assert slow.calls == 2
 
 
+def test_a_waiter_gives_up_after_max_wait() -> None:
+    (slow,) = backends(200, delay=0.6)
+    bulkhead = {"max_concurrent": 1, "max_waiting": 1, "max_wait": 0.1}
+    with gateway_running(config(route(bulkhead=bulkhead)), [slow]) as gateway:
+        url = gateway.api("/items")
+        started = time.monotonic()
+        first, (gave_up,) = asyncio.run(_when_busy(url, slow, [url]))
+        assert (first.status, gave_up.status) == (200, 503)
+        assert slow.calls == 1
+        state = gateway.app[GATEWAY].routes["items"].bulkhead.bulkhead
+        assert (state.in_use, state.waiting, state.cancelled) == (0, 0, 1)
+    assert time.monotonic() - started < 3
+
+
 def test_a_slow_service_gets_504_after_the_timeout() -> None:
     slow = backends(200, 200, delay=2.0)
     gateway_config = config(route(timeout=0.2, deadline=1.0, retry={"attempts": 2, **NO_WAIT}))
