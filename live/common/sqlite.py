@@ -1,7 +1,8 @@
 """One SQLite file per service, shared by the service's replica processes.
 
-Every replica opens its own connections to the same file, one connection per transaction (opening
-one costs tens of microseconds, and no connection is ever shared between threads):
+Every replica opens its own connections to the same file and keeps the idle ones in a small pool
+(opening a connection costs milliseconds, and closing the last one checkpoints the WAL; a pooled
+connection is used by one thread at a time):
 
 * WAL journal mode (set once per file; it persists) lets readers go on while one writer writes.
 * A write transaction begins with ``BEGIN IMMEDIATE``: it takes the file's write lock up front. A
@@ -18,6 +19,7 @@ waiting for the lock never stalls the event loop.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
@@ -28,11 +30,18 @@ __all__ = ["Database"]
 class Database:
     """A service's SQLite file: its schema applied once, then short read and write transactions."""
 
-    def __init__(self, path: Path, schema: str, busy_timeout: float = 10.0) -> None:
-        if busy_timeout <= 0:
-            raise ValueError(f"busy_timeout must be > 0 seconds, got busy_timeout={busy_timeout!r}")
+    def __init__(self, path: Path, schema: str, busy_timeout: float = 10.0, pool_size: int = 8) -> None:
+        if busy_timeout <= 0 or pool_size < 1:
+            raise ValueError(
+                f"Database needs busy_timeout > 0 seconds and pool_size >= 1, "
+                f"got busy_timeout={busy_timeout!r}, pool_size={pool_size!r}"
+            )
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.pool_size = pool_size
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -40,7 +49,9 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the module never opens transactions by itself; we say BEGIN and COMMIT.
-        connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        connection = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
@@ -48,7 +59,11 @@ class Database:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as connection:
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
             connection.execute(begin)
             try:
                 yield connection
@@ -56,6 +71,23 @@ class Database:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        finally:
+            self._give_back(connection)
+
+    def _give_back(self, connection: sqlite3.Connection) -> None:
+        """Pool a connection for the next transaction, unless it is mid-transaction (a failed COMMIT)."""
+        with self._lock:
+            if not (connection.in_transaction or self._closed or len(self._idle) >= self.pool_size):
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close the pooled connections; a transaction still running closes its own when it ends."""
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for connection in idle:
+            connection.close()
 
     def read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot of the file."""

@@ -115,7 +115,12 @@ def create_app(
 ) -> web.Application:
     """The inventory app on ``settings.database`` (seeded with ``catalogue`` if it has no item yet)."""
     app = web.Application(middlewares=[json_errors])
-    app[STORE] = InventoryStore(settings.database, catalogue)
+    app[STORE] = store = InventoryStore(settings.database, catalogue)
+
+    async def close_database(app: web.Application) -> None:
+        store.db.close()
+
+    app.on_cleanup.append(close_database)
     app.router.add_get("/inventory/items", list_items)
     app.router.add_get("/inventory/items/{sku}", get_item)
     app.router.add_post("/inventory/reservations", reserve)

@@ -220,6 +220,7 @@ def create_app(
             orders.inventory = InventoryClient(session, discover, chosen, timeout)
             yield
             orders.inventory = None
+        orders.store.db.close()
 
     app = FastAPI(title="servicelab orders", version="1.0.0", lifespan=lifespan)
     app.state.orders = orders

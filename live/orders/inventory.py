@@ -72,15 +72,21 @@ class InventoryClient:
             async with self.session.post(
                 f"{instance.url}{path}", json=body, headers=dict(headers), timeout=self.timeout
             ) as response:
-                answer = await response.json(content_type=None)
-                ok = response.status < 500
+                status = response.status
+                ok = status < 500
+                answer = await response.json(content_type=None) if ok else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as failed:
+            ok = False
             raise InventoryUnavailableError(f"inventory at {instance.url}: {failed!r}") from failed
         finally:
             self.policy.finished(instance, self.clock() - start, ok)
-        if not ok or not isinstance(answer, dict):
-            raise InventoryUnavailableError(f"inventory at {instance.url} answered {response.status}")
-        return response.status, answer
+        if not ok:
+            raise InventoryUnavailableError(f"inventory at {instance.url} answered {status}")
+        if not isinstance(answer, dict):
+            raise InventoryUnavailableError(
+                f"inventory at {instance.url} answered {status} without a JSON object"
+            )
+        return status, answer
 
     async def reserve(
         self, request_id: str, order_id: str, items: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
