@@ -39,7 +39,7 @@ from live.orders.inventory import InventoryClient, InventoryUnavailableError, St
 from live.orders.store import KeyReusedError, Order, OrderStore
 from patterns.balancing import Policy, RoundRobin
 
-__all__ = ["ApiError", "create_app", "outgoing_headers"]
+__all__ = ["ApiError", "Orders", "create_app", "outgoing_headers"]
 
 log = logging.getLogger("servicelab.live.orders")
 

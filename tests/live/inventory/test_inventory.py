@@ -188,11 +188,13 @@ def test_a_body_that_is_not_json_is_a_400(url: str, raw: bytes) -> None:
     assert reply.body["error"] == "invalid_json"
 
 
-def test_unknown_routes_and_methods_answer_json(url: str) -> None:
+def test_unknown_routes_wrong_methods_and_huge_bodies_answer_json(url: str) -> None:
     assert call("GET", f"{url}/inventory/nothing").status == 404
     wrong = call("DELETE", f"{url}/inventory/items")
     assert wrong.status == 405
     assert wrong.body["error"] == "method_not_allowed"
+    huge = call("POST", f"{url}/inventory/reservations", raw=b"[" + b"1," * 600_000 + b"1]")
+    assert (huge.status, huge.body["error"]) == (413, "request_entity_too_large")
 
 
 def test_the_openapi_document_describes_exactly_the_routes_served(url: str, tmp_path: Path) -> None:
