@@ -28,6 +28,7 @@ import uvicorn
 from aiohttp import web
 
 from live.common.lifecycle import lifecycle_of
+from live.common.logs import configure_logging
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
 
@@ -167,6 +168,7 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
 
 
 async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
+    configure_logging(settings)
     lifecycle = lifecycle_of(app)
     sock = bind_loopback()
     port = sock.getsockname()[1]

@@ -1,0 +1,16 @@
+"""``python -m live.users``: one users process, configured by the environment the supervisor sets."""
+
+from __future__ import annotations
+
+from live.common.server import serve
+from live.common.settings import InstanceSettings
+from live.users.app import create_app
+
+
+def main() -> None:
+    settings = InstanceSettings.from_env()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()
