@@ -1,9 +1,17 @@
-"""``python -m live.inventory``: one inventory instance of the stack (settings from the environment)."""
+"""``python -m live.inventory``: one inventory process, configured by the environment the supervisor sets."""
 
+from live.common.observability import instrument
 from live.common.server import serve
 from live.common.settings import InstanceSettings
 from live.inventory.app import create_app
 
-if __name__ == "__main__":
+
+def main() -> None:
     settings = InstanceSettings.from_env()
-    serve(create_app(settings), settings)
+    app = create_app(settings)
+    instrument(app, settings)
+    serve(app, settings)
+
+
+if __name__ == "__main__":
+    main()

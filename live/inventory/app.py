@@ -10,8 +10,9 @@ Routes (the gateway forwards ``/api/inventory/...`` here as ``/inventory/...``):
   it was released before; 404 when there is none.
 * ``GET /openapi.json``: the document in :mod:`live.inventory.openapi`.
 
-Every error is JSON ``{"error": code, "detail": message, ...}``; the store's blocking SQLite calls run
-in worker threads.
+Every error is JSON in the stack's common shape (:mod:`live.common.errors`), with a machine-readable
+``code``: ``{"error": message, "status": 409, "code": "out_of_stock", "sku": ...}``. The store's
+blocking SQLite calls run in worker threads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from live.common.errors import error_body
 from live.common.settings import InstanceSettings
 from live.inventory.openapi import openapi_document
 from live.inventory.requests import InvalidFieldError, parse_reservation
@@ -43,9 +45,9 @@ STORE = web.AppKey("inventory.store", InventoryStore)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error(status: int, code: str, detail: str, **extra: Any) -> web.Response:
-    """A JSON error response."""
-    return web.json_response({"error": code, "detail": detail, **extra}, status=status)
+def error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    """A JSON error response in the common shape, with ``code`` for programs."""
+    return web.json_response(error_body(status, message, code=code, **extra), status=status)
 
 
 @web.middleware
@@ -81,12 +83,12 @@ async def reserve(request: web.Request) -> web.Response:
     try:
         wanted = parse_reservation(body)
     except InvalidFieldError as bad:
-        return error(422, "invalid_request", bad.message, field=bad.field)
+        return error(422, "invalid_request", str(bad), field=bad.field)
     store = request.app[STORE]
     try:
         done = await asyncio.to_thread(store.reserve, wanted.request_id, wanted.order_id, wanted.lines)
     except StockError as rejected:
-        return web.json_response(rejected.to_json(), status=409)
+        return error(409, rejected.code, rejected.message, **rejected.facts())
     except RequestConflictError as conflict:
         return error(422, "request_id_conflict", str(conflict), request_id=conflict.request_id)
     return web.json_response(done.reservation.to_json(), status=201 if done.created else 200)

@@ -82,10 +82,11 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Error": {
         "type": "object",
-        "required": ["error", "detail"],
+        "required": ["error", "status", "code"],
         "properties": {
-            "error": {"type": "string", "description": "A short machine-readable code."},
-            "detail": {"type": "string"},
+            "error": {"type": "string", "description": "What went wrong, for people."},
+            "status": {"type": "integer", "description": "The HTTP status, repeated."},
+            "code": {"type": "string", "description": "What went wrong, for programs (out_of_stock, ...)."},
             "field": {"type": "string", "description": "The invalid field, for invalid_request."},
             "sku": {"type": "string", "description": "The sku that failed, for out_of_stock/unknown_sku."},
             "requested": {"type": "integer"},

@@ -137,26 +137,16 @@ class StockError(Exception):
 
     def __init__(self, code: str, sku: str, requested: int, available: int) -> None:
         if code == "unknown_sku":
-            detail = f"sku {sku!r} is not in the catalogue"
+            message = f"sku {sku!r} is not in the catalogue"
         else:
-            detail = f"sku {sku!r} is short of stock: {requested} requested, {available} available"
-        super().__init__(detail)
-        self.code, self.sku, self.requested, self.available, self.detail = (
-            code,
-            sku,
-            requested,
-            available,
-            detail,
-        )
+            message = f"sku {sku!r} is short of stock: {requested} requested, {available} available"
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.sku, self.requested, self.available = sku, requested, available
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "error": self.code,
-            "detail": self.detail,
-            "sku": self.sku,
-            "requested": self.requested,
-            "available": self.available,
-        }
+    def facts(self) -> dict[str, Any]:
+        """What failed, for programs: the sku, the quantity requested and the quantity available."""
+        return {"sku": self.sku, "requested": self.requested, "available": self.available}
 
 
 class RequestConflictError(Exception):

@@ -16,8 +16,9 @@ The caller is whoever the gateway names in ``X-User`` (401 without it). Routes (
   with ``OrderCancelled`` in the outbox; cancelling a cancelled order answers it again (200); a
   pending or rejected order cannot be cancelled (409).
 
-Errors raised here are JSON ``{"error": code, "detail": message, ...}``; FastAPI's own request
-validation answers 422 with its ``detail`` list naming each bad field.
+Every error is JSON in the stack's common shape (:mod:`live.common.errors`) with a machine-readable
+``code``: ``{"error": message, "status": 409, "code": "order_rejected", ...}``; an invalid body is a
+422 whose ``problems`` name each bad field (``body.items.0.quantity: ...``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from live.common.errors import error_body, install_json_errors
 from live.common.instances import Discover
+from live.common.observability import observability_of
 from live.common.settings import InstanceSettings
 from live.orders.inventory import InventoryClient, InventoryUnavailableError, StockRefusedError
 from live.orders.store import KeyReusedError, Order, OrderStore
@@ -47,18 +50,18 @@ MAX_KEY_LENGTH = 200
 
 
 class ApiError(Exception):
-    """An error answer: ``status`` and the JSON ``{"error": code, "detail": detail, **extra}``."""
+    """An error answer: ``status``, a ``message`` for people and a ``code`` for programs."""
 
     def __init__(
-        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
     ) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
         self.headers = dict(headers or {})
         self.extra = extra
 
     def response(self) -> JSONResponse:
-        body = {"error": self.code, "detail": self.detail, **self.extra}
+        body = error_body(self.status, self.message, code=self.code, **self.extra)
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
@@ -100,8 +103,11 @@ class OrderOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    error: str
-    detail: str
+    """The common error shape."""
+
+    error: str = Field(description="What went wrong, for people.")
+    status: int
+    code: str = Field(description="What went wrong, for programs (order_rejected, ...).")
 
 
 def outgoing_headers(request: Request) -> dict[str, str]:
@@ -177,11 +183,20 @@ class Orders:
         return settled.order
 
 
+def _client_session(app: FastAPI) -> aiohttp.ClientSession:
+    """The instrumented client (CLIENT spans, ``traceparent`` injected) once :func:`instrument` was
+    applied to ``app`` (as ``python -m live.orders`` does), else a plain one (tests)."""
+    try:
+        return observability_of(app).client_session()
+    except LookupError:
+        return aiohttp.ClientSession()
+
+
 def _created_response(order: Order, replayed: bool) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if order.status == "rejected":
-        reason = order.rejection or {}
-        body = {"error": "order_rejected", "detail": str(reason.get("detail", "")), "order": order.to_json()}
+        reason = (order.rejection or {}).get("error", "refused by inventory")
+        body = error_body(409, f"order rejected: {reason}", code="order_rejected", order=order.to_json())
         return JSONResponse(body, status_code=409, headers=headers)
     return JSONResponse(order.to_json(), status_code=201, headers=headers)
 
@@ -216,13 +231,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
+        async with _client_session(app) as session:
             orders.inventory = InventoryClient(session, discover, chosen, timeout)
             yield
             orders.inventory = None
         orders.store.db.close()
 
     app = FastAPI(title="servicelab orders", version="1.0.0", lifespan=lifespan)
+    install_json_errors(app)
     app.state.orders = orders
 
     @app.exception_handler(ApiError)

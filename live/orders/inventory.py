@@ -36,7 +36,7 @@ class StockRefusedError(Exception):
     """Inventory refused the reservation; ``reason`` is its JSON error body."""
 
     def __init__(self, reason: Mapping[str, Any]) -> None:
-        super().__init__(str(reason.get("detail", reason)))
+        super().__init__(str(reason.get("error", reason)))
         self.reason = dict(reason)
 
 

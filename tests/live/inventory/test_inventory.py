@@ -13,7 +13,8 @@ from live.common.server import running
 from live.common.settings import InstanceSettings
 from live.inventory.app import create_app
 from live.inventory.store import DEFAULT_CATALOGUE, Item
-from tests.live.jsonhttp import Reply, call
+from tests.live.http import Answer, call
+from tests.live.raw import send_raw
 
 pytestmark = pytest.mark.live
 
@@ -35,10 +36,10 @@ def stock(url: str, sku: str) -> tuple[int, int]:
     return item["available"], item["reserved"]
 
 
-def reserve(url: str, request_id: str, *lines: tuple[str, int], order_id: str = "o-1") -> Reply:
+def reserve(url: str, request_id: str, *lines: tuple[str, int], order_id: str = "o-1") -> Answer:
     items = [{"sku": sku, "quantity": quantity} for sku, quantity in lines]
     body = {"request_id": request_id, "order_id": order_id, "items": items}
-    return call("POST", f"{url}/inventory/reservations", body)
+    return call("POST", f"{url}/inventory/reservations", json_body=body)
 
 
 def test_an_empty_database_is_seeded_with_the_default_catalogue(tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_one_item_and_an_unknown_sku(url: str) -> None:
     )
     missing = call("GET", f"{url}/inventory/items/NOPE")
     assert missing.status == 404
-    assert missing.body["error"] == "unknown_sku"
+    assert missing.body["code"] == "unknown_sku"
     assert missing.body["sku"] == "NOPE"
 
 
@@ -87,13 +88,13 @@ def test_a_reservation_moves_stock_and_its_repeat_returns_it_without_reserving_a
 def test_a_line_short_of_stock_rejects_the_whole_request(url: str) -> None:
     rejected = reserve(url, "r-1", ("A-1", 1), ("B-2", 3))
     assert rejected.status == 409
-    assert rejected.body["error"] == "out_of_stock"
+    assert rejected.body["code"] == "out_of_stock"
     assert (rejected.body["sku"], rejected.body["requested"], rejected.body["available"]) == ("B-2", 3, 2)
-    assert "B-2" in rejected.body["detail"]
+    assert "B-2" in rejected.body["error"]
     assert stock(url, "A-1") == (5, 0)
     unknown = reserve(url, "r-2", ("A-1", 1), ("NOPE", 1))
     assert unknown.status == 409
-    assert (unknown.body["error"], unknown.body["sku"]) == ("unknown_sku", "NOPE")
+    assert (unknown.body["code"], unknown.body["sku"]) == ("unknown_sku", "NOPE")
     assert stock(url, "A-1") == (5, 0)
     # nothing was recorded under a rejected request id: once the request fits, it reserves
     assert reserve(url, "r-1", ("A-1", 1), ("B-2", 2)).status == 201
@@ -103,7 +104,7 @@ def test_a_request_id_reused_with_another_body_is_a_conflict(url: str) -> None:
     assert reserve(url, "r-1", ("A-1", 1)).status == 201
     for changed in (reserve(url, "r-1", ("A-1", 2)), reserve(url, "r-1", ("A-1", 1), order_id="o-2")):
         assert changed.status == 422
-        assert changed.body["error"] == "request_id_conflict"
+        assert changed.body["code"] == "request_id_conflict"
         assert changed.body["request_id"] == "r-1"
     assert stock(url, "A-1") == (4, 1)
 
@@ -124,7 +125,7 @@ def test_release_gives_the_stock_back_once(url: str) -> None:
     assert stock(url, "A-1") == (5, 0)
     unknown = call("POST", f"{url}/inventory/reservations/nope/release")
     assert unknown.status == 404
-    assert unknown.body["error"] == "unknown_reservation"
+    assert unknown.body["code"] == "unknown_reservation"
 
 
 def test_concurrent_repeats_on_two_replicas_reserve_exactly_once(tmp_path: Path) -> None:
@@ -175,26 +176,27 @@ def test_concurrent_requests_on_two_replicas_never_oversell(tmp_path: Path) -> N
     ],
 )
 def test_a_bad_field_is_a_422_naming_it(url: str, body: object, field: str) -> None:
-    reply = call("POST", f"{url}/inventory/reservations", body)
+    reply = call("POST", f"{url}/inventory/reservations", json_body=body)
     assert reply.status == 422
-    assert (reply.body["error"], reply.body["field"]) == ("invalid_request", field)
+    assert (reply.body["code"], reply.body["field"]) == ("invalid_request", field)
+    assert field in reply.body["error"]
     assert stock(url, "A-1") == (5, 0)
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe"])
 def test_a_body_that_is_not_json_is_a_400(url: str, raw: bytes) -> None:
-    reply = call("POST", f"{url}/inventory/reservations", raw=raw)
+    reply = send_raw(f"{url}/inventory/reservations", raw)
     assert reply.status == 400
-    assert reply.body["error"] == "invalid_json"
+    assert reply.body["code"] == "invalid_json"
 
 
 def test_unknown_routes_wrong_methods_and_huge_bodies_answer_json(url: str) -> None:
     assert call("GET", f"{url}/inventory/nothing").status == 404
     wrong = call("DELETE", f"{url}/inventory/items")
     assert wrong.status == 405
-    assert wrong.body["error"] == "method_not_allowed"
-    huge = call("POST", f"{url}/inventory/reservations", raw=b"[" + b"1," * 600_000 + b"1]")
-    assert (huge.status, huge.body["error"]) == (413, "request_entity_too_large")
+    assert wrong.body["code"] == "method_not_allowed"
+    huge = send_raw(f"{url}/inventory/reservations", b"[" + b"1," * 600_000 + b"1]")
+    assert (huge.status, huge.body["code"]) == (413, "request_entity_too_large")
 
 
 def test_the_openapi_document_describes_exactly_the_routes_served(url: str, tmp_path: Path) -> None:

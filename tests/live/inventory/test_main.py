@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from live.common.settings import InstanceSettings
-from tests.live.jsonhttp import call
+from tests.live.http import call
 
 pytestmark = pytest.mark.live
 

@@ -15,7 +15,7 @@ from live.inventory.app import create_app as create_inventory
 from live.inventory.store import Item
 from live.orders.app import create_app as create_orders
 from live.orders.store import OrderStore
-from tests.live.jsonhttp import Reply, call
+from tests.live.http import Answer, call
 
 CATALOGUE = (Item("A-1", "Apple", 10), Item("B-2", "Banana", 3))
 
@@ -49,12 +49,12 @@ class Shop:
     inventories: Inventories
     store: OrderStore
 
-    def create(self, user: str, key: str | None, *lines: tuple[str, int], url: str | None = None) -> Reply:
+    def create(self, user: str, key: str | None, *lines: tuple[str, int], url: str | None = None) -> Answer:
         headers = {"X-User": user}
         if key is not None:
             headers["Idempotency-Key"] = key
         items = [{"sku": sku, "quantity": quantity} for sku, quantity in lines]
-        return call("POST", f"{url or self.orders}/orders", {"items": items}, headers=headers)
+        return call("POST", f"{url or self.orders}/orders", json_body={"items": items}, headers=headers)
 
     def stock(self, sku: str) -> tuple[int, int]:
         item = call("GET", f"{self.inventory}/inventory/items/{sku}").body

@@ -11,7 +11,7 @@ from live.common.instances import InstanceInfo
 from live.common.server import bind_loopback, running
 from live.orders.app import create_app
 from live.orders.store import OrderStore
-from tests.live.jsonhttp import call
+from tests.live.http import call
 from tests.live.orders.conftest import Inventories, Shop, instance, orders_settings
 from tests.live.orders.stubs import broken_inventory, recording_inventory, slow_proxy
 
@@ -28,7 +28,7 @@ def closed_port_url() -> str:
 
 def assert_unavailable_and_pending(shop: Shop, reply_status: int, body: dict) -> str:
     assert reply_status == 503
-    assert body["error"] == "inventory_unavailable"
+    assert body["code"] == "inventory_unavailable"
     [order] = shop.store.orders_of("ann")
     assert order.id == body["order_id"]
     assert order.status == "pending"
@@ -46,7 +46,7 @@ def test_inventory_down_is_a_503_and_the_retry_places_the_same_order_once(shop: 
     assert [order["status"] for order in listed] == ["pending"]
     assert shop.stock("A-1") == (10, 0)
     pending = call("POST", f"{shop.orders}/orders/{order_id}/cancel", headers={"X-User": "ann"})
-    assert (pending.status, pending.body["error"]) == (409, "order_pending")
+    assert (pending.status, pending.body["code"]) == (409, "order_pending")
 
     shop.inventories.instances = live
     retried = shop.create("ann", "k-1", ("A-1", 2))
@@ -60,7 +60,7 @@ def test_no_inventory_instance_is_a_503(shop: Shop) -> None:
     shop.inventories.instances = []
     reply = shop.create("ann", "k-1", ("A-1", 1))
     assert_unavailable_and_pending(shop, reply.status, reply.body)
-    assert "no inventory instance" in reply.body["detail"]
+    assert "no inventory instance" in reply.body["error"]
 
 
 def test_a_discovery_that_fails_is_a_503(tmp_path: Path) -> None:
@@ -71,11 +71,11 @@ def test_a_discovery_that_fails_is_a_503(tmp_path: Path) -> None:
         reply = call(
             "POST",
             f"{url}/orders",
-            {"items": [{"sku": "A-1", "quantity": 1}]},
+            json_body={"items": [{"sku": "A-1", "quantity": 1}]},
             headers={"X-User": "ann", "Idempotency-Key": "k"},
         )
     assert reply.status == 503
-    assert "registry unreachable" in reply.body["detail"]
+    assert "registry unreachable" in reply.body["error"]
 
 
 def test_an_inventory_answering_500_is_a_503(shop: Shop) -> None:
@@ -83,7 +83,7 @@ def test_an_inventory_answering_500_is_a_503(shop: Shop) -> None:
         shop.inventories.instances = [instance(broken)]
         reply = shop.create("ann", "k-1", ("A-1", 1))
     assert_unavailable_and_pending(shop, reply.status, reply.body)
-    assert "500" in reply.body["detail"]
+    assert "500" in reply.body["error"]
 
 
 def test_a_slow_inventory_times_out_and_the_retry_finds_the_reservation_it_made(
@@ -118,7 +118,7 @@ def test_cancel_while_inventory_is_down_is_a_503_and_keeps_the_order_placed(shop
     shop.inventories.instances = [instance(closed_port_url())]
     cancel = f"{shop.orders}/orders/{order['id']}/cancel"
     down = call("POST", cancel, headers={"X-User": "ann"})
-    assert (down.status, down.body["error"]) == (503, "inventory_unavailable")
+    assert (down.status, down.body["code"]) == (503, "inventory_unavailable")
     assert shop.store.get(order["id"]).status == "placed"
     assert shop.stock("A-1") == (8, 2)
     shop.inventories.instances = live
@@ -136,7 +136,10 @@ def test_the_callers_traceparent_goes_on_to_inventory(shop: Shop, traceparent: s
     with running(recording_inventory(seen)) as recorder:
         shop.inventories.instances = [instance(recorder)]
         reply = call(
-            "POST", f"{shop.orders}/orders", {"items": [{"sku": "A-1", "quantity": 1}]}, headers=headers
+            "POST",
+            f"{shop.orders}/orders",
+            json_body={"items": [{"sku": "A-1", "quantity": 1}]},
+            headers=headers,
         )
     assert reply.status == 201
     [sent] = seen

@@ -13,7 +13,7 @@ from live.orders.app import Orders, create_app
 from live.orders.inventory import InventoryClient
 from live.orders.store import OrderStore
 from patterns.balancing import RoundRobin
-from tests.live.jsonhttp import call
+from tests.live.http import call
 from tests.live.orders.conftest import Inventories, Shop, instance, orders_settings
 from tests.live.orders.stubs import recording_inventory
 
@@ -51,7 +51,7 @@ def test_calls_to_inventory_take_turns_over_its_instances(tmp_path: Path) -> Non
             reply = call(
                 "POST",
                 f"{url}/orders",
-                {"items": [{"sku": "A-1", "quantity": 1}]},
+                json_body={"items": [{"sku": "A-1", "quantity": 1}]},
                 headers={"X-User": "ann", "Idempotency-Key": f"k-{i}"},
             )
             assert reply.status == 201
