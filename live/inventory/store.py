@@ -79,14 +79,15 @@ class Item:
 
 
 DEFAULT_CATALOGUE: tuple[Item, ...] = (
-    Item("KB-001", "Mechanical keyboard", 50),
-    Item("MS-002", "Wireless mouse", 120),
-    Item("MN-003", "27-inch monitor", 20),
-    Item("HD-004", "Noise-cancelling headphones", 35),
-    Item("CB-005", "USB-C cable", 500),
+    Item("KB-001", "Mechanical keyboard", 100_000),
+    Item("MS-002", "Wireless mouse", 100_000),
+    Item("MN-003", "27-inch monitor", 20_000),
+    Item("HD-004", "Noise-cancelling headphones", 20_000),
+    Item("CB-005", "USB-C cable", 500_000),
     Item("LP-006", "Laptop stand", 0),
 )
-"""What an empty inventory database is seeded with (one item out of stock, to show a rejection)."""
+"""What an empty inventory database is seeded with: stock for long load runs, and one item out of
+stock to show a rejection (a test or a lab passes its own catalogue to see stock run out)."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,6 @@ class InventoryStore:
                 "SELECT sku, name, available, reserved FROM items WHERE sku = ?", (sku,)
             ).fetchone()
         return None if row is None else Item(**dict(row))
-
-    def reservation(self, request_id: str) -> Reservation | None:
-        with self.db.read() as db:
-            return _load(db, request_id)
 
     def reserve(self, request_id: str, order_id: str, lines: Sequence[Line]) -> Reserved:
         """Reserve every line or none; replay the reservation already made under ``request_id``.
