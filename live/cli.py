@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from live.supervisor import SERVICES, Stack, StackError, StackState
+from live.supervisor.prepare import PREPARE
 
 __all__ = ["app"]
 
@@ -79,7 +80,7 @@ def up(
         _fail(str(error))
     if gateway_config is not None and not gateway_config.is_file():
         _fail(f"--gateway-config: no file {gateway_config}")
-    stack = Stack(state_dir, gateway_config=gateway_config)
+    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE)
     try:
         with console.status("starting the stack..."):
             state = stack.up(counts, timeout=timeout)

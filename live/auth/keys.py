@@ -1,11 +1,11 @@
 """The stack's token signing key: one Ed25519 key pair, its PEM files, its key id and its JWKS document.
 
-``live up`` calls :func:`ensure_signing_key` once, before any users process starts: it writes
+``live up`` calls :func:`ensure_signing_key` before any users process starts: it writes
 
     <state_dir>/secrets/jwt-private.pem   PKCS#8 private key, 0600 (only the users service reads it)
-    <state_dir>/secrets/jwt-public.pem    SubjectPublicKeyInfo public key (anyone may read it)
+    <state_dir>/secrets/jwt-public.pem    SubjectPublicKeyInfo public key (not secret; the JWKS says the same)
 
-Nothing here is committed; a stack's key lives and dies with its state folder.
+Every stack start gets a new key; nothing here is ever committed.
 
 A verifier finds the key that signed a token by the token header's ``kid``. The kid is the RFC 7638
 JWK thumbprint: the SHA-256 of the key's required JWK members (``crv``, ``kty``, ``x``) written in
@@ -84,19 +84,13 @@ def jwks(*keys: Ed25519PublicKey) -> dict[str, Any]:
 
 
 def ensure_signing_key(state_dir: Path) -> Path:
-    """Create the stack's key pair unless the state folder has one; return the private key's path.
+    """Give the state folder a fresh key pair, replacing an earlier stack's; return the private key's path.
 
-    The supervisor calls this at ``live up`` before starting any users process (replicas only read
-    the key, so they all sign with the same one). An existing key is kept, so restarting or scaling
-    the users service does not invalidate the tokens already issued.
+    The supervisor calls this at every ``live up``, before any users process starts; replicas only
+    read the key, so they all sign with the same one, and tokens of an earlier stack stop verifying.
     """
-    private_path = state_dir / "secrets" / PRIVATE_KEY_FILE
-    if private_path.exists() and (state_dir / "secrets" / PUBLIC_KEY_FILE).exists():
-        return private_path
     key = Ed25519PrivateKey.generate()
-    # The public file first: a private key on disk then always has its public half beside it.
-    public_path = write_secret(state_dir, PUBLIC_KEY_FILE, public_pem(key.public_key()))
-    public_path.chmod(0o644)
+    write_secret(state_dir, PUBLIC_KEY_FILE, public_pem(key.public_key()))
     return write_secret(state_dir, PRIVATE_KEY_FILE, private_pem(key))
 
 

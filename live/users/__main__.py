@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from live.common.observability import instrument
 from live.common.server import serve
 from live.common.settings import InstanceSettings
 from live.users.app import create_app
@@ -9,7 +10,9 @@ from live.users.app import create_app
 
 def main() -> None:
     settings = InstanceSettings.from_env()
-    serve(create_app(settings), settings)
+    app = create_app(settings)
+    instrument(app, settings)
+    serve(app, settings)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,14 @@ import secrets
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Response, status
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from live.auth.keys import jwks, load_private_key
 from live.auth.passwords import hash_password, verify_password
 from live.auth.tokens import TokenIssuer
 from live.auth.verify import JwksVerifier, TokenRejected
+from live.common.errors import install_json_errors
 from live.common.settings import InstanceSettings
 from live.users.schemas import Profile, PublicProfile, SignUp, TokenResponse
 from live.users.store import User, UsernameTaken, UserStore
@@ -43,13 +42,6 @@ DEFAULT_SCOPES = frozenset({"orders:read", "orders:write", "inventory:read"})
 """The scopes every account may hold, and what a login that names none is granted."""
 
 _WRONG_CREDENTIALS = "wrong username or password"
-
-
-async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 listing where and which rule each broken field broke, without echoing the input back
-    (FastAPI's default handler would repeat a rejected password in the response)."""
-    problems = [{key: problem[key] for key in ("loc", "msg", "type")} for problem in error.errors()]
-    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 @functools.cache
@@ -78,8 +70,8 @@ def create_app(settings: InstanceSettings, *, clock: Clock = time.time) -> FastA
         title="servicelab users",
         version="0.1.0",
         summary="Sign-up, login (OAuth 2 password flow, EdDSA JWTs), profiles and the JWKS.",
-        exception_handlers={RequestValidationError: _validation_error},
     )
+    install_json_errors(app)
 
     def bearer_user(token: Annotated[str, Depends(bearer)]) -> User:
         try:

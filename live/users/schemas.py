@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from live.users.store import User
 
@@ -38,14 +39,14 @@ class SignUp(BaseModel):
     @classmethod
     def _username_rule(cls, value: str) -> str:
         if not _USERNAME.fullmatch(value):
-            raise ValueError(f"a username is {USERNAME_RULE}")
+            raise PydanticCustomError("username", "a username is {rule}", {"rule": USERNAME_RULE})
         return value
 
     @field_validator("email")
     @classmethod
     def _email_shape(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.fullmatch(value):
-            raise ValueError("an email address looks like name@example.org")
+            raise PydanticCustomError("email", "an email address looks like name@example.org")
         return value
 
 

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from live.auth.keys import (
     PRIVATE_KEY_FILE,
-    PUBLIC_KEY_FILE,
     ensure_signing_key,
     jwks,
     key_id,
@@ -32,19 +31,11 @@ def test_ensure_writes_a_private_key_only_its_owner_reads_and_its_public_half(tm
     assert raw(load_private_key(tmp_path).public_key()) == raw(load_public_key(tmp_path))
 
 
-def test_ensure_keeps_an_existing_key(tmp_path) -> None:
+def test_every_stack_start_gets_a_fresh_key(tmp_path) -> None:
     ensure_signing_key(tmp_path)
-    first = (tmp_path / "secrets" / PRIVATE_KEY_FILE).read_bytes()
+    first = raw(load_public_key(tmp_path))
     ensure_signing_key(tmp_path)
-    assert (tmp_path / "secrets" / PRIVATE_KEY_FILE).read_bytes() == first
-
-
-def test_ensure_replaces_a_private_key_whose_public_half_is_missing(tmp_path) -> None:
-    ensure_signing_key(tmp_path)
-    first = (tmp_path / "secrets" / PRIVATE_KEY_FILE).read_bytes()
-    (tmp_path / "secrets" / PUBLIC_KEY_FILE).unlink()
-    ensure_signing_key(tmp_path)
-    assert (tmp_path / "secrets" / PRIVATE_KEY_FILE).read_bytes() != first
+    assert raw(load_public_key(tmp_path)) != first
     assert raw(load_private_key(tmp_path).public_key()) == raw(load_public_key(tmp_path))
 
 

@@ -17,11 +17,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from live.auth.keys import jwks, key_id, public_pem
 from live.auth.tokens import TokenIssuer
 from live.auth.verify import Claims, JwksVerifier, TokenRejected
 from tests.live.auth.conftest import NOW
+
+KEY = Ed25519PrivateKey.generate()
+"""A key for the property tests (hypothesis runs many examples per test; fixtures are per test)."""
 
 
 def b64(data: bytes) -> str:
@@ -238,3 +243,51 @@ def test_keys_for_other_uses_are_ignored(private_key) -> None:
     document = jwks(private_key.public_key())
     document["keys"][0]["use"] = "enc"
     assert not JwksVerifier(document).knows(key_id(private_key.public_key()))
+
+
+REASONS = {
+    "malformed",
+    "algorithm not allowed",
+    "unknown key",
+    "bad signature",
+    "missing claim",
+    "wrong audience",
+    "wrong issuer",
+    "expired",
+    "not yet valid",
+}
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(max_size=60) | st.lists(st.text("abcXYZ019-_=.", max_size=12), max_size=4).map(".".join))
+def test_any_string_is_verified_or_refused_never_an_error(token) -> None:
+    verifier = JwksVerifier(jwks(KEY.public_key()), clock=lambda: NOW)
+    assert reason(verifier, token) in REASONS
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    header=JSON,
+    payload=JSON
+    | st.dictionaries(st.sampled_from(["iss", "aud", "sub", "scope", "exp", "nbf", "iat"]), JSON).map(
+        lambda changes: claims() | changes
+    ),
+)
+def test_any_json_header_and_payload_are_verified_or_refused_never_an_error(header, payload) -> None:
+    """Even properly signed: whatever the claims hold, the answer is Claims or TokenRejected."""
+    verifier = JwksVerifier(jwks(KEY.public_key()), clock=lambda: NOW)
+    if isinstance(header, dict):
+        header = {**header, "alg": "EdDSA", "kid": key_id(KEY.public_key())}
+    signing_input = f"{part(header)}.{part(payload)}"
+    token = f"{signing_input}.{b64(KEY.sign(signing_input.encode()))}"
+    try:
+        verified = verifier.verify(token)
+    except TokenRejected as rejected:
+        assert rejected.reason in REASONS  # noqa: PT017 (a property over both outcomes, not one raise)
+    else:
+        assert verified.subject == payload["sub"]

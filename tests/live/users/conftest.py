@@ -1,16 +1,9 @@
-"""A users service on loopback with its own state folder, and a small HTTP client for it."""
+"""A users service on loopback with its own state folder, and the calls its tests make."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from email.message import Message
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,54 +11,18 @@ from live.auth.keys import ensure_signing_key
 from live.common.server import running
 from live.common.settings import InstanceSettings
 from live.users.app import create_app
+from tests.live.http import Answer, call
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: Message
-    text: str
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.text)
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
-def call(
-    method: str,
-    url: str,
-    *,
-    json_body: Any = None,
-    form: Mapping[str, str] | None = None,
-    token: str | None = None,
-    raw: bytes | None = None,
-) -> Reply:
-    """One HTTP request; any status (4xx included) comes back as a Reply."""
-    headers = {"Accept": "application/json"}
-    data = raw
-    if json_body is not None:
-        data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
-    if form is not None:
-        data = urllib.parse.urlencode(form).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    if raw is not None:
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return Reply(response.status, response.headers, response.read().decode())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Reply(error.code, error.headers, error.read().decode())
-
-
-def sign_up(url: str, username: str, password: str = "correct horse", **fields: str) -> Reply:
+def sign_up(url: str, username: str, password: str = "correct horse", **fields: str) -> Answer:
     return call("POST", f"{url}/users", json_body={"username": username, "password": password, **fields})
 
 
-def log_in(url: str, username: str, password: str = "correct horse", scope: str | None = None) -> Reply:
+def log_in(url: str, username: str, password: str = "correct horse", scope: str | None = None) -> Answer:
     form = {"username": username, "password": password}
     if scope is not None:
         form["scope"] = scope

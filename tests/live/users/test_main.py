@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.users.conftest import call, log_in, sign_up, users_settings
+from tests.live.http import call
+from tests.live.users.conftest import log_in, sign_up, users_settings
 
 pytestmark = pytest.mark.live
 
@@ -48,6 +49,7 @@ def test_the_users_process_serves_and_stops_cleanly(state_dir) -> None:
         assert sign_up(url, "alice").status == 201
         assert log_in(url, "alice").status == 200
         assert call("GET", f"{url}/.well-known/jwks.json").status == 200
+        assert call("GET", f"{url}/ready").status == 200  # instrumented, as every stack process is
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
