@@ -8,7 +8,9 @@ The caller is whoever the gateway names in ``X-User`` (401 without it). Routes (
   request id derived from the order, and the order becomes ``placed`` (201, with ``OrderPlaced`` in the
   outbox in the same transaction) or ``rejected`` (409 with inventory's reason). When inventory cannot
   answer, 503 and the order stays ``pending``: a retry with the same key tries the reservation again
-  (inventory's idempotency makes a reservation that did happen come back instead of a second one).
+  (inventory's idempotency makes a reservation that did happen come back instead of a second one),
+  and so does the service itself for orders nobody retried within ``settle_pending_after`` seconds
+  (forward recovery: a timed-out reservation that did happen is not left holding stock unowned).
   A retry of a settled order replays it with ``Idempotent-Replayed: true``; the same key with other
   items is 422. Concurrent retries, on any replica, all join the one order.
 * ``GET /orders`` (the caller's, newest first), ``GET /orders/{id}`` (404 unknown, 403 another user's).
@@ -24,6 +26,7 @@ Every error is JSON in the stack's common shape (:mod:`live.common.errors`) with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -168,7 +171,7 @@ class Orders:
                 503,
                 "inventory_unavailable",
                 f"stock could not be reserved ({down}); order {order.id} is pending: "
-                "retry with the same Idempotency-Key",
+                "retry with the same Idempotency-Key (or it settles by itself once inventory is back)",
                 headers={"Retry-After": "1"},
                 order_id=order.id,
             ) from down
@@ -181,6 +184,29 @@ class Orders:
             except InventoryUnavailableError:
                 log.warning("order %s: could not release the reservation of a rejected order", order.id)
         return settled.order
+
+    async def settle_stale(self, older_than: float) -> int:
+        """Settle the orders pending for over ``older_than`` seconds; returns how many were settled.
+
+        Stops at the first that cannot be settled (inventory still unavailable) until the next round.
+        """
+        settled = 0
+        for order in await asyncio.to_thread(self.store.stale_pending, older_than):
+            try:
+                await self.settle(order, {})
+            except ApiError:
+                break
+            settled += 1
+        return settled
+
+    async def settle_stale_forever(self, older_than: float) -> None:
+        """Every ``older_than / 2`` seconds, :meth:`settle_stale` (until cancelled at shutdown)."""
+        while True:
+            await asyncio.sleep(older_than / 2)
+            try:
+                await self.settle_stale(older_than)
+            except Exception:
+                log.exception("settling stale pending orders failed; trying again next round")
 
 
 def _client_session(app: FastAPI) -> aiohttp.ClientSession:
@@ -220,12 +246,20 @@ def create_app(
     discover: Discover,
     policy: Policy | None = None,
     timeout: float = 2.0,
+    settle_pending_after: float = 10.0,
 ) -> FastAPI:
     """The orders app on ``settings.database``, reaching inventory through ``discover`` and ``policy``.
 
     ``policy`` (default :class:`~patterns.balancing.RoundRobin`) picks among inventory's instances;
-    ``timeout`` (seconds) bounds each call to inventory.
+    ``timeout`` (seconds) bounds each call to inventory; orders still pending ``settle_pending_after``
+    seconds after their creation (their client gave up after a 503) are settled by the service itself.
+    Any number of replicas may do so at once: settling is idempotent.
     """
+    if settle_pending_after <= timeout:
+        raise ValueError(
+            f"settle_pending_after must exceed the inventory timeout, got "
+            f"settle_pending_after={settle_pending_after!r}, timeout={timeout!r}"
+        )
     orders = Orders(OrderStore(settings.database))
     chosen = policy if policy is not None else RoundRobin()
 
@@ -233,7 +267,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _client_session(app) as session:
             orders.inventory = InventoryClient(session, discover, chosen, timeout)
+            recovery = asyncio.create_task(orders.settle_stale_forever(settle_pending_after))
             yield
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
             orders.inventory = None
         orders.store.db.close()
 

@@ -22,7 +22,7 @@ import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_owner ON orders (owner, created_at);
+CREATE INDEX IF NOT EXISTS orders_pending ON orders (created_at) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     owner TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -241,6 +242,17 @@ class OrderStore:
         with self.db.read() as db:
             rows = db.execute(
                 "SELECT * FROM orders WHERE owner = ? ORDER BY created_at DESC, rowid DESC", (owner,)
+            ).fetchall()
+        return [_order(row) for row in rows]
+
+    def stale_pending(self, older_than: float, limit: int = 100) -> list[Order]:
+        """Orders still pending ``older_than`` seconds after their creation, oldest first."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=older_than)).isoformat(timespec="milliseconds")
+        with self.db.read() as db:
+            rows = db.execute(
+                "SELECT * FROM orders WHERE status = 'pending' AND created_at < ?"
+                " ORDER BY created_at LIMIT ?",
+                (cutoff, limit),
             ).fetchall()
         return [_order(row) for row in rows]
 

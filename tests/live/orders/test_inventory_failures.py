@@ -145,3 +145,36 @@ def test_the_callers_traceparent_goes_on_to_inventory(shop: Shop, traceparent: s
     [sent] = seen
     assert sent.get("traceparent") == traceparent
     assert sent.get("X-User") is None  # the caller's identity is not passed on
+
+
+def test_a_pending_order_nobody_retries_settles_by_itself_once_inventory_is_back(
+    tmp_path: Path, inventory_url: str
+) -> None:
+    inventories = Inventories([instance(closed_port_url())])
+    settings = orders_settings(tmp_path)
+    app = create_app(settings, discover=inventories, timeout=0.2, settle_pending_after=0.4)
+    with running(app) as url:
+        shop = Shop(url, inventory_url, inventories, OrderStore(settings.database))
+        down = shop.create("ann", "k-1", ("A-1", 2))
+        order_id = assert_unavailable_and_pending(shop, down.status, down.body)
+        time.sleep(0.8)  # rounds that find inventory still down leave the order pending
+        assert shop.store.get(order_id).status == "pending"
+        inventories.instances = [instance(inventory_url)]
+        deadline = time.monotonic() + 10
+        while shop.store.get(order_id).status == "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shop.store.get(order_id).status == "placed"
+        assert shop.stock("A-1") == (8, 2)
+        assert shop.event_types() == ["OrderPlaced"]
+        replay = shop.create("ann", "k-1", ("A-1", 2))
+        assert (replay.status, replay.body["id"], replay.headers["idempotent-replayed"]) == (
+            201,
+            order_id,
+            "true",
+        )
+    assert shop.stock("A-1") == (8, 2)
+
+
+def test_settling_must_wait_longer_than_a_call_to_inventory(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="settle_pending_after"):
+        create_app(orders_settings(tmp_path), discover=Inventories(), timeout=2.0, settle_pending_after=1.0)
