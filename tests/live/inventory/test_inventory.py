@@ -14,7 +14,6 @@ from live.common.settings import InstanceSettings
 from live.inventory.app import create_app
 from live.inventory.store import DEFAULT_CATALOGUE, Item
 from tests.live.http import Answer, call
-from tests.live.raw import send_raw
 
 pytestmark = pytest.mark.live
 
@@ -185,7 +184,7 @@ def test_a_bad_field_is_a_422_naming_it(url: str, body: object, field: str) -> N
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe"])
 def test_a_body_that_is_not_json_is_a_400(url: str, raw: bytes) -> None:
-    reply = send_raw(f"{url}/inventory/reservations", raw)
+    reply = call("POST", f"{url}/inventory/reservations", raw=raw)
     assert reply.status == 400
     assert reply.body["code"] == "invalid_json"
 
@@ -195,7 +194,7 @@ def test_unknown_routes_wrong_methods_and_huge_bodies_answer_json(url: str) -> N
     wrong = call("DELETE", f"{url}/inventory/items")
     assert wrong.status == 405
     assert wrong.body["code"] == "method_not_allowed"
-    huge = send_raw(f"{url}/inventory/reservations", b"[" + b"1," * 600_000 + b"1]")
+    huge = call("POST", f"{url}/inventory/reservations", raw=b"[" + b"1," * 600_000 + b"1]")
     assert (huge.status, huge.body["code"]) == (413, "request_entity_too_large")
 
 

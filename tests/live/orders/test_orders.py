@@ -12,7 +12,6 @@ from live.common.server import running
 from live.orders.app import create_app
 from tests.live.http import call
 from tests.live.orders.conftest import Shop, orders_settings
-from tests.live.raw import send_raw
 
 pytestmark = pytest.mark.live
 
@@ -185,7 +184,9 @@ def test_a_bad_body_is_a_422_naming_the_field(shop: Shop, body: object, where: s
 
 
 def test_a_body_that_is_not_json_is_a_422(shop: Shop) -> None:
-    reply = send_raw(f"{shop.orders}/orders", b"{nope", headers={"X-User": "ann", "Idempotency-Key": "k"})
+    reply = call(
+        "POST", f"{shop.orders}/orders", raw=b"{nope", headers={"X-User": "ann", "Idempotency-Key": "k"}
+    )
     assert reply.status == 422
     assert "JSON decode error" in reply.body["error"]
 
