@@ -102,7 +102,7 @@ def status(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
     table = Table(title=f"servicelab live stack ({state_dir})")
     for column in ("service", "instance", "pid", "url", "process", "ready"):
         table.add_column(column)
-    for row in rows:
+    for row in sorted(rows, key=lambda row: (SERVICES.index(row["service"]), row["instance"])):
         table.add_row(
             row["service"],
             row["instance"],

@@ -4,7 +4,8 @@ Both kinds of app the stack uses run the same way: a FastAPI (ASGI) app under uv
 app under its own AppRunner. The socket is bound here, to 127.0.0.1 and an ephemeral port, *before*
 the server starts, so the port is known without a race and nothing ever listens elsewhere.
 
-:func:`serve` is the whole life of a stack process: listen, write ``run/<instance>.json`` (so the
+:func:`serve` is the whole life of a stack process: listen (on the socket the supervisor bound and
+handed down, or one of its own), write ``run/<instance>.json`` (so the
 supervisor learns the port), register with the registry and heartbeat, become ready; on SIGTERM or
 SIGINT (or when the watched parent process is gone) stop being ready, deregister, let the requests in
 progress finish (up to ``grace`` seconds) and close. :func:`running` is the test fixture's version:
@@ -32,12 +33,23 @@ from live.common.logs import configure_logging
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
 
-__all__ = ["GRACE_SECONDS", "bind_loopback", "running", "serve"]
+__all__ = ["GRACE_SECONDS", "bind_loopback", "inherited", "running", "serve"]
 
 GRACE_SECONDS = 5.0
 """How long a stopping process waits for the requests in progress before it closes anyway."""
 
 log = logging.getLogger("servicelab.live")
+
+
+def inherited(fd: int) -> socket.socket:
+    """The listening socket the supervisor bound for us (it must be a TCP socket on 127.0.0.1)."""
+    sock = socket.socket(fileno=fd)
+    host = sock.getsockname()[0]
+    if host != HOST:
+        sock.close()
+        raise RuntimeError(f"the inherited socket (fd {fd}) is bound to {host}, not {HOST}")
+    sock.setblocking(False)
+    return sock
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
@@ -170,7 +182,7 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
 async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
     configure_logging(settings)
     lifecycle = lifecycle_of(app)
-    sock = bind_loopback()
+    sock = bind_loopback() if settings.listen_fd is None else inherited(settings.listen_fd)
     port = sock.getsockname()[1]
     listener = _listener(app, grace)
     stop = asyncio.Event()

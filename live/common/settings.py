@@ -16,7 +16,10 @@ folder it names, so that nothing secret travels on a command line:
 Environment variables: ``SERVICELAB_SERVICE``, ``SERVICELAB_INSTANCE``, ``SERVICELAB_STATE_DIR``,
 ``SERVICELAB_REGISTRY_URL`` (absent for the registry itself), ``SERVICELAB_PARENT_PID`` (optional:
 the process exits when that process is gone, so a test that dies cannot leave orphans) and
-``SERVICELAB_CONFIG_FILE`` (optional: a YAML file the service reads, such as the gateway's routes).
+``SERVICELAB_CONFIG_FILE`` (optional: a YAML file the service reads, such as the gateway's routes)
+and ``SERVICELAB_LISTEN_FD`` (optional: an inherited listening socket to serve on, bound by the
+supervisor so that it knows every port before any process starts; without it the process binds
+127.0.0.1 on an ephemeral port itself).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class InstanceSettings:
     registry_url: str | None = None
     parent_pid: int | None = None
     config_file: Path | None = None
+    listen_fd: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceSettings:
@@ -50,6 +54,7 @@ class InstanceSettings:
         service = env["SERVICELAB_SERVICE"]
         parent = env.get("SERVICELAB_PARENT_PID")
         config = env.get("SERVICELAB_CONFIG_FILE")
+        listen_fd = env.get("SERVICELAB_LISTEN_FD")
         return cls(
             service=service,
             instance=env.get("SERVICELAB_INSTANCE", f"{service}-1"),
@@ -57,6 +62,7 @@ class InstanceSettings:
             registry_url=env.get("SERVICELAB_REGISTRY_URL") or None,
             parent_pid=int(parent) if parent else None,
             config_file=Path(config) if config else None,
+            listen_fd=int(listen_fd) if listen_fd else None,
         )
 
     def environ(self) -> dict[str, str]:
@@ -72,6 +78,8 @@ class InstanceSettings:
             env["SERVICELAB_PARENT_PID"] = str(self.parent_pid)
         if self.config_file is not None:
             env["SERVICELAB_CONFIG_FILE"] = str(self.config_file)
+        if self.listen_fd is not None:
+            env["SERVICELAB_LISTEN_FD"] = str(self.listen_fd)
         return env
 
     def path(self, *parts: str) -> Path:

@@ -48,8 +48,13 @@ class ProcessHandle:
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # reaped when stopped by this same process
 
 
-def spawn(module: str, environ: Mapping[str, str], log: Path) -> ProcessHandle:
-    """Start ``python -m module`` with extra environment, stdout and stderr appended to ``log``."""
+def spawn(
+    module: str, environ: Mapping[str, str], log: Path, pass_fds: tuple[int, ...] = ()
+) -> ProcessHandle:
+    """Start ``python -m module`` with extra environment, stdout and stderr appended to ``log``.
+
+    ``pass_fds`` are file descriptors the child inherits (its listening socket).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
         child = subprocess.Popen(
@@ -59,6 +64,7 @@ def spawn(module: str, environ: Mapping[str, str], log: Path) -> ProcessHandle:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     _CHILDREN[child.pid] = child
     return ProcessHandle(child.pid, psutil.Process(child.pid).create_time())

@@ -1,9 +1,11 @@
 """The live stack as a whole: start it, scale it, see it, stop it -- and its state file.
 
 ``Stack.up`` prepares the state folder (a fresh registry token, the users service's signing key),
-starts the registry and waits until it is ready, then starts every other instance at once (they
-register themselves and retry while the registry comes up) and waits until each answers ``/ready``
-with 200 -- or fails with the tail of the log of whichever instance died or stayed unready. The state
+binds every instance's listening socket itself (127.0.0.1, an ephemeral port) and hands it to the
+instance's process (socket activation), so every URL -- the registry's above all -- is known before
+any process runs and all of them start at once: a registration sent before the registry accepts
+waits in the kernel's backlog. It then waits until each answers ``/ready`` with 200 -- or fails
+with the tail of the log of whichever instance died or stayed unready. The state
 file (``state.json``) records every instance (pid and start time, port, URL, log file), so later
 commands (``status``, ``scale``, ``logs``, ``down``) work from another process. ``down`` stops the
 front first (gateway), the registry last, each with SIGTERM and a grace period to drain, then SIGKILL.
@@ -20,11 +22,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from live.common.settings import InstanceSettings, write_secret
+from live.common.server import bind_loopback
+from live.common.settings import HOST, InstanceSettings, write_secret
 from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
 __all__ = [
@@ -76,6 +79,7 @@ class StackState:
 
     state_dir: str
     instances: list[InstanceRecord] = field(default_factory=list)
+    registry_url: str | None = None
     parent_pid: int | None = None
     gateway_config: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -132,11 +136,34 @@ def _get(url: str, timeout: float = 1.0) -> int:
         return 0
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def _log_end(settings: InstanceSettings, lines: int = 15) -> str:
+    """The last lines of an instance's log, to say why it did not start."""
+    path = settings.state_dir / "logs" / f"{settings.instance}.log"
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        tail = "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
-        return "(no log written)"
+        tail = "(no log written)"
+    return f"the end of {path}:\n{tail}"
+
+
+@dataclass(frozen=True)
+class _Starting:
+    """An instance started and not yet known to be ready."""
+
+    settings: InstanceSettings
+    handle: ProcessHandle
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def record(self) -> InstanceRecord:
+        settings, handle = self.settings, self.handle
+        log = settings.state_dir / "logs" / f"{settings.instance}.log"
+        return InstanceRecord(
+            settings.service, settings.instance, handle.pid, handle.started, self.port, self.url, str(log)
+        )
 
 
 class Stack:
@@ -173,57 +200,45 @@ class Stack:
             service=service,
             instance=f"{service}-{number}",
             state_dir=self.state_dir,
-            registry_url=None if service == "registry" else self.state.url("registry"),
+            registry_url=None if service == "registry" else self.state.registry_url,
             parent_pid=self.state.parent_pid,
             config_file=Path(self.state.gateway_config)
             if service == "gateway" and self.state.gateway_config
             else None,
         )
 
-    def _start(self, service: str, number: int) -> tuple[InstanceSettings, ProcessHandle]:
-        settings = self.settings(service, number)
-        settings.run_file.unlink(missing_ok=True)
-        log = settings.path("logs", f"{settings.instance}.log")
-        handle = spawn(f"live.{service}", settings.environ(), log)
+    def _start(self, service: str, number: int) -> _Starting:
+        """Bind the instance's socket here (so its URL is known at once), then start it on that socket."""
+        sock = bind_loopback()
+        port = sock.getsockname()[1]
+        try:
+            settings = replace(self.settings(service, number), listen_fd=sock.fileno())
+            log = settings.path("logs", f"{settings.instance}.log")
+            handle = spawn(f"live.{service}", settings.environ(), log, pass_fds=(sock.fileno(),))
+        finally:
+            sock.close()  # the child holds its own copy
         self._spawned.append(handle)
-        return settings, handle
+        return _Starting(settings, handle, port)
 
-    def _await_ready(
-        self, starting: Iterable[tuple[InstanceSettings, ProcessHandle]], deadline: float
-    ) -> list[InstanceRecord]:
+    def _await_ready(self, starting: Iterable[_Starting], deadline: float) -> list[InstanceRecord]:
+        """Wait until every starting instance answers ``/ready`` with 200 (StackError: died or late)."""
         pending = list(starting)
         ready: list[InstanceRecord] = []
         while pending:
-            waiting = []
-            for settings, handle in pending:
-                record = self._check(settings, handle)
-                if record is None:
-                    waiting.append((settings, handle))
-                else:
-                    ready.append(record)
-            pending = waiting
+            for item in pending:
+                if not item.handle.alive():
+                    raise StackError(
+                        f"{item.settings.instance} exited while starting; {_log_end(item.settings)}"
+                    )
+            answered = [item for item in pending if _get(f"{item.url}/ready") == 200]
+            ready += [item.record() for item in answered]
+            pending = [item for item in pending if item not in answered]
             if pending and time.monotonic() > deadline:
-                names = ", ".join(settings.instance for settings, _ in pending)
-                settings = pending[0][0]
-                log = settings.state_dir / "logs" / f"{settings.instance}.log"
-                raise StackError(f"not ready in time: {names}; the end of {log}:\n{_tail(log)}")
+                names = ", ".join(item.settings.instance for item in pending)
+                raise StackError(f"not ready in time: {names}; {_log_end(pending[0].settings)}")
             if pending:
                 time.sleep(0.05)
         return ready
-
-    def _check(self, settings: InstanceSettings, handle: ProcessHandle) -> InstanceRecord | None:
-        log = settings.state_dir / "logs" / f"{settings.instance}.log"
-        if not handle.alive():
-            raise StackError(f"{settings.instance} exited while starting; the end of {log}:\n{_tail(log)}")
-        try:
-            run = json.loads(settings.run_file.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        if _get(f"{run['url']}/ready") != 200:
-            return None
-        return InstanceRecord(
-            settings.service, settings.instance, handle.pid, handle.started, run["port"], run["url"], str(log)
-        )
 
     def running(self) -> list[InstanceRecord]:
         """The recorded instances whose process still runs."""
@@ -246,8 +261,9 @@ class Stack:
             prepare(self.state_dir)
         deadline = time.monotonic() + timeout
         try:
-            self._add(self._await_ready([self._start("registry", 1)], deadline))
-            starting = [
+            registry = self._start("registry", 1)
+            self.state.registry_url = registry.url  # known now: every other instance starts at once
+            starting = [registry] + [
                 self._start(service, number)
                 for service in SERVICES[1:]
                 for number in range(1, counts[service] + 1)

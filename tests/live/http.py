@@ -7,13 +7,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 
 @dataclass
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: Message  # case-insensitive: headers.get("www-authenticate") finds WWW-Authenticate
     body: Any  # parsed JSON, or the text when it is not JSON
 
 
@@ -23,13 +24,21 @@ def call(
     *,
     json_body: Any = None,
     form: dict[str, str] | None = None,
+    raw: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
 ) -> Answer:
-    """One request; HTTP errors are answers too (never raised)."""
+    """One request; HTTP errors are answers too (never raised).
+
+    The body is ``json_body`` as JSON, ``form`` URL-encoded, or ``raw`` bytes sent as they are
+    (labelled JSON: for malformed bodies).
+    """
     data = None
     sent = dict(headers or {})
-    if json_body is not None:
+    if raw is not None:
+        data = raw
+        sent.setdefault("Content-Type", "application/json")
+    elif json_body is not None:
         data = json.dumps(json_body).encode()
         sent["Content-Type"] = "application/json"
     elif form is not None:
@@ -38,10 +47,10 @@ def call(
     request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, received, raw = response.status, dict(response.headers), response.read()
+            status, received, content = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        status, received, raw = error.code, dict(error.headers), error.read()
-    text = raw.decode("utf-8", errors="replace")
+        status, received, content = error.code, error.headers, error.read()
+    text = content.decode("utf-8", errors="replace")
     try:
         body = json.loads(text) if text else None
     except json.JSONDecodeError:
