@@ -8,7 +8,8 @@ In order, each step answering by itself when it refuses (JSON errors, see :mod:`
 3. auth: a bearer token verified against the users service's JWKS, and the rule's scopes (401/403);
 4. rate limit: a token bucket per client, the token's subject or else the peer address (429 with
    ``Retry-After``);
-5. cache: GET answers of routes with a cache (``X-Cache: hit``, ``miss`` or ``bypass``); a write
+5. cache: GET answers of routes with a cache (``X-Cache``: ``hit``, ``coalesced``, ``miss`` or
+   ``bypass``; concurrent misses for one key make one call to the service); a write
    that succeeds on a route empties its cache, since its readers may have been shown what it changed;
 6. bulkhead: the route's concurrency limit and its queue (503 when full);
 7. circuit breaker: the route's breaker (503 while open);
@@ -141,13 +142,6 @@ class _Gateway:
         self._admit(client)
         route = self.state.routes[match.name]
         body = await _read_body(request, limit)
-        lookup = None
-        if route.cache is not None:
-            lookup = route.cache.look_up(
-                request.method, match.path, request.query_string, request.headers, claims
-            )
-            if lookup is not None and lookup.answer is not None:
-                return _cached_response(lookup.answer)
         raw = request.rel_url.raw_path[len(self.config.strip_prefix) :]
         query = request.rel_url.raw_query_string
         call = Call(
@@ -157,6 +151,30 @@ class _Gateway:
             body=body,
             client=client,
         )
+        if route.cache is None:
+            return (await self._fetch(route, request, call, None, claims))[0]
+        lookup = await route.cache.look_up(
+            request.method, match.path, request.query_string, request.headers, claims
+        )
+        if lookup is not None and lookup.answer is not None:
+            return _cached_response(lookup)
+        kept = None
+        try:
+            response, kept = await self._fetch(route, request, call, lookup, claims)
+            return response
+        finally:  # also on an error or a cancelled request: the misses waiting for this one go on
+            if lookup is not None:
+                route.cache.release(lookup, kept)
+
+    async def _fetch(
+        self,
+        route: RouteState,
+        request: web.Request,
+        call: Call,
+        lookup: Lookup | None,
+        claims: Claims | None,
+    ) -> tuple[web.Response, CachedAnswer | None]:
+        """The service's answer to ``call`` and what the cache kept of it; a GatewayError on failure."""
         reply = await self._guarded(route, call)
         if reply.outcome != "ok":
             raise _failure(route.config.service, reply)
@@ -226,16 +244,16 @@ class _Gateway:
             public_prefix = f"{request.url.origin()}{self.config.strip_prefix}"
             headers["Location"] = public_location(headers["Location"], reply.instance, public_prefix)
         response = web.Response(status=reply.status, headers=headers, body=reply.body)
-        cache = route.cache
+        cache, kept = route.cache, None
         if cache is None:
-            return response
+            return response, kept
         if request.method not in _READS and reply.status < 400:
             cache.clear()  # a write went through: what the route's readers were shown may be stale
         if lookup is not None:
             response.headers["X-Cache"] = lookup.outcome
             answer = CachedAnswer(reply.status, tuple(headers.items()), reply.body)
-            cache.keep(lookup, answer, headers, anonymous=claims is None)
-        return response
+            kept = cache.keep(lookup, answer, headers, anonymous=claims is None)
+        return response, kept
 
 
 def _failure(service: str, reply: Reply) -> GatewayError:
@@ -258,9 +276,11 @@ def _failure(service: str, reply: Reply) -> GatewayError:
     )
 
 
-def _cached_response(hit: CachedAnswer) -> web.Response:
-    response = web.Response(status=hit.status, headers=CIMultiDict(hit.headers), body=hit.body)
-    response.headers["X-Cache"] = "hit"
+def _cached_response(lookup: Lookup) -> web.Response:
+    answer = lookup.answer
+    assert answer is not None  # a hit or a coalesced miss
+    response = web.Response(status=answer.status, headers=CIMultiDict(answer.headers), body=answer.body)
+    response.headers["X-Cache"] = lookup.outcome
     return response
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from live.gateway.app import GATEWAY
 from patterns.clock import ManualClock
-from tests.live.gateway.support import Backend, Keys, bearer, config, gateway_running, jwks_of, send
+from tests.live.gateway.support import Backend, Keys, bearer, config, gateway_running, jwks_of, send, send_all
 
 pytestmark = pytest.mark.live
 
@@ -111,6 +112,31 @@ def test_answers_setting_a_cookie_are_never_kept() -> None:
         answers = [send("GET", gateway.api("/catalog/items")) for _ in range(2)]
     assert [a.headers["X-Cache"] for a in answers] == ["miss", "miss"]
     assert catalog.calls == 2
+
+
+def test_concurrent_misses_make_one_call_to_the_service() -> None:
+    backends, routes = stack(cache={"ttl": 60, "capacity": 10})
+    catalog = backends[2]
+    catalog.delay = 0.3
+    with gateway_running(config(routes), backends, clock=ManualClock()) as gateway:
+        url = gateway.api("/catalog/items")
+        answers = send_all([("GET", url, None)] * 5)
+        flights = gateway.app[GATEWAY].routes["catalog"].cache.flights
+        assert (flights.leaders, flights.coalesced) == (1, 4)
+    assert [a.status for a in answers] == [200] * 5
+    assert sorted(a.headers["X-Cache"] for a in answers) == ["coalesced"] * 4 + ["miss"]
+    assert len({a.text for a in answers}) == 1
+    assert catalog.calls == 1
+
+
+def test_when_the_first_miss_keeps_nothing_the_others_fetch_their_own() -> None:
+    backends, routes = stack(cache={"ttl": 60, "capacity": 10})
+    catalog = backends[2]
+    catalog.status, catalog.delay = 404, 0.3
+    with gateway_running(config(routes), backends, clock=ManualClock()) as gateway:
+        answers = send_all([("GET", gateway.api("/catalog/items"), None)] * 3)
+    assert [(a.status, a.headers["X-Cache"]) for a in answers] == [(404, "miss")] * 3
+    assert catalog.calls == 3
 
 
 def test_a_write_empties_the_routes_cache() -> None:
