@@ -124,6 +124,7 @@ class _Gateway:
             await session.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """One request under the prefix, through the steps of the module docstring in their order."""
         limit = self.config.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise _too_large(limit)
