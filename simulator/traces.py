@@ -38,6 +38,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from simulator.otlp import SPAN_KIND_CONSUMER, SPAN_KIND_SERVER, STATUS_ERROR, STATUS_OK, key_values
 from simulator.records import CLIENT, MESSAGE, SUCCESSFUL, RunResult
 from simulator.scenario import Scenario
 
@@ -63,8 +64,6 @@ CLIENT_NAME = "client"
 
 Sampling = Literal["first", "uniform", "slowest"]
 _REQUEST_KIND, _MESSAGE_KIND = 1, 2
-_SERVER, _CONSUMER = 2, 5  # OTLP SpanKind values
-_STATUS_OK, _STATUS_ERROR = 1, 2  # OTLP StatusCode values
 
 
 def sample_requests(result: RunResult, sample: int, how: Sampling = "first", seed: int = 0) -> np.ndarray:
@@ -164,20 +163,6 @@ def _attributes(row: object) -> dict[str, object]:
     }
 
 
-def _any_value(value: object) -> dict[str, object]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}  # OTLP/JSON writes 64-bit integers as strings
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    return {"stringValue": str(value)}
-
-
-def _key_values(values: dict[str, object]) -> list[dict[str, object]]:
-    return [{"key": key, "value": _any_value(value)} for key, value in values.items()]
-
-
 def otlp_document(frame: pd.DataFrame) -> dict[str, object]:
     """An OTLP/JSON ``ExportTraceServiceRequest`` of :func:`trace_spans`'s ``frame``.
 
@@ -195,11 +180,11 @@ def otlp_document(frame: pd.DataFrame) -> dict[str, object]:
                 "traceId": row.trace_id,
                 "spanId": row.span_id,
                 "name": f"{row.route} {service}".strip(),
-                "kind": _CONSUMER if row.parent == MESSAGE else _SERVER,
+                "kind": SPAN_KIND_CONSUMER if row.parent == MESSAGE else SPAN_KIND_SERVER,
                 "startTimeUnixNano": str(_nanos(row.arrival)),
                 "endTimeUnixNano": str(_nanos(row.end)),
-                "attributes": _key_values(_attributes(row)),
-                "status": {"code": _STATUS_OK} if ok else {"code": _STATUS_ERROR, "message": str(row.status)},
+                "attributes": key_values(_attributes(row)),
+                "status": {"code": STATUS_OK} if ok else {"code": STATUS_ERROR, "message": str(row.status)},
             }
             if row.parent_id:
                 span["parentSpanId"] = row.parent_id
@@ -208,7 +193,7 @@ def otlp_document(frame: pd.DataFrame) -> dict[str, object]:
             spans.append(span)
         resources.append(
             {
-                "resource": {"attributes": _key_values({"service.name": str(service)})},
+                "resource": {"attributes": key_values({"service.name": str(service)})},
                 "scopeSpans": [{"scope": {"name": SCOPE}, "spans": spans}],
             }
         )

@@ -1,0 +1,253 @@
+"""What every live app exposes and records, added in one call: :func:`instrument`.
+
+``instrument(app, settings)`` gives a FastAPI or aiohttp app
+
+- ``GET /health`` (liveness: the process answers), ``GET /ready`` (readiness: 200 while it wants
+  traffic, 503 before registration and while draining) and ``GET /metrics`` (Prometheus text);
+- a middleware that, for every other request, continues the caller's trace (W3C ``traceparent``)
+  in a SERVER span named after the route template, counts it in the RED metrics, tracks it as in
+  flight for graceful shutdown, and writes one JSON log line with its trace id;
+- for FastAPI apps, the common JSON error shape.
+
+:meth:`Observability.client_session` is the aiohttp client every outgoing call uses: each request
+gets a CLIENT span (a child of the current server span) and carries its ``traceparent``, so a
+request's spans across gateway, orders and inventory form one tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from live.common.errors import install_json_errors
+from live.common.lifecycle import Lifecycle, lifecycle_of
+from live.common.metrics import CONTENT_TYPE, Metrics
+from live.common.settings import InstanceSettings
+from live.common.tracing import extract as extract_context
+from live.common.tracing import inject, make_tracer
+
+__all__ = ["PROBES", "Observability", "instrument", "observability_of"]
+
+PROBES = frozenset({"/health", "/ready", "/metrics"})
+"""Paths answered without a span or a log line (probes and scrapes come every second)."""
+
+log = logging.getLogger("servicelab.live.requests")
+_OBSERVABILITY = web.AppKey("servicelab.observability", object)
+
+
+@dataclass
+class Observability:
+    """The metrics, tracer and lifecycle of one app."""
+
+    settings: InstanceSettings
+    metrics: Metrics
+    provider: TracerProvider
+    tracer: Tracer
+    lifecycle: Lifecycle
+
+    def client_session(self, **kwargs: Any) -> aiohttp.ClientSession:
+        """An aiohttp client whose requests are traced (CLIENT spans) and carry ``traceparent``."""
+        tracing = aiohttp.TraceConfig()
+        tracer = self.tracer
+
+        async def started(
+            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+        ) -> None:
+            span = tracer.start_span(f"{params.method} {params.url.path}", kind=SpanKind.CLIENT)
+            span.set_attribute("http.request.method", params.method)
+            span.set_attribute("server.address", params.url.host or "")
+            span.set_attribute("server.port", params.url.port or 0)
+            span.set_attribute("url.path", params.url.path)
+            inject_into = trace.set_span_in_context(span)
+            token = otel_context.attach(inject_into)
+            try:
+                inject(params.headers)  # type: ignore[arg-type]
+            finally:
+                otel_context.detach(token)
+            call.span = span
+
+        async def ended(
+            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+        ) -> None:
+            status = params.response.status
+            call.span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                call.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+            call.span.end()
+
+        async def failed(
+            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
+        ) -> None:
+            call.span.record_exception(params.exception)
+            call.span.set_status(Status(StatusCode.ERROR, type(params.exception).__name__))
+            call.span.end()
+
+        tracing.on_request_start.append(started)
+        tracing.on_request_end.append(ended)
+        tracing.on_request_exception.append(failed)
+        return aiohttp.ClientSession(trace_configs=[tracing], **kwargs)
+
+    def begin(self, method: str, path: str, headers: Mapping[str, str]) -> _Exchange:
+        """Start observing one incoming request."""
+        return _Exchange(self, method, path, headers)
+
+
+class _Exchange:
+    """One request as the middleware sees it: its span, clock, in-flight count and log line."""
+
+    def __init__(self, observed: Observability, method: str, path: str, headers: Mapping[str, str]) -> None:
+        self.observed = observed
+        self.method = method
+        self.path = path
+        self.started = time.perf_counter()
+        self.span = observed.tracer.start_span(
+            f"{method} {path}", context=extract_context(headers), kind=SpanKind.SERVER
+        )
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        observed.lifecycle.started()
+        observed.metrics.in_flight.inc()
+
+    def finish(self, route: str, status: int) -> None:
+        observed = self.observed
+        seconds = time.perf_counter() - self.started
+        span = self.span
+        span.update_name(f"{self.method} {route}")
+        span.set_attribute("http.request.method", self.method)
+        span.set_attribute("http.route", route)
+        span.set_attribute("url.path", self.path)
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+        fields = {
+            "method": self.method,
+            "path": self.path,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        log.info("%s %s %d", self.method, self.path, status, extra={"fields": fields})
+        span.end()
+        otel_context.detach(self.token)
+        observed.metrics.observe(self.method, route, status, seconds)
+        observed.metrics.in_flight.dec()
+        observed.lifecycle.finished()
+
+
+def observability_of(app: Any) -> Observability:
+    """The Observability :func:`instrument` attached to ``app``."""
+    found = getattr(app.state, "observability", None) if isinstance(app, FastAPI) else app.get(_OBSERVABILITY)
+    if found is None:
+        raise LookupError("the app is not instrumented: call live.common.observability.instrument first")
+    return found  # type: ignore[return-value]
+
+
+def instrument(app: Any, settings: InstanceSettings) -> Observability:
+    """Add probes, metrics, tracing and request logs to a FastAPI or aiohttp ``app`` (see the module)."""
+    if not isinstance(app, FastAPI | web.Application):
+        raise TypeError(f"instrument() takes a FastAPI or aiohttp app, got {type(app).__name__}")
+    provider, tracer = make_tracer(settings)
+    observed = Observability(
+        settings, Metrics(settings.service, settings.instance), provider, tracer, lifecycle_of(app)
+    )
+    if isinstance(app, FastAPI):
+        _instrument_fastapi(app, observed)
+    else:
+        _instrument_aiohttp(app, observed)
+    return observed
+
+
+def _ready_body(lifecycle: Lifecycle) -> tuple[dict[str, object], int]:
+    if lifecycle.ready:
+        return {"status": "ready"}, 200
+    return {"status": "draining" if lifecycle.draining else "starting"}, 503
+
+
+def _instrument_fastapi(app: FastAPI, observed: Observability) -> None:
+    app.state.observability = observed
+    install_json_errors(app)
+
+    @app.get("/health", tags=["probes"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/ready", tags=["probes"], summary="Readiness: 200 while the instance takes traffic")
+    async def ready() -> JSONResponse:
+        body, status = _ready_body(observed.lifecycle)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", tags=["probes"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(observed.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Any:
+        if request.url.path in PROBES:
+            return await call_next(request)
+        exchange = observed.begin(request.method, request.url.path, request.headers)
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            exchange.finish(getattr(route, "path", "unmatched"), status)
+
+    app.router.on_shutdown.append(observed.provider.shutdown)
+
+
+def _instrument_aiohttp(app: web.Application, observed: Observability) -> None:
+    app[_OBSERVABILITY] = observed
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def ready(request: web.Request) -> web.Response:
+        body, status = _ready_body(observed.lifecycle)
+        return web.json_response(body, status=status)
+
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=observed.metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in PROBES:
+            return await handler(request)
+        exchange = observed.begin(request.method, request.path, request.headers)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as refusal:
+            status = refusal.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            exchange.finish(resource.canonical if resource is not None else "unmatched", status)
+
+    app.middlewares.insert(0, observe)
+
+    async def stop_tracing(app: web.Application) -> None:
+        observed.provider.shutdown()
+
+    app.on_cleanup.append(stop_tracing)

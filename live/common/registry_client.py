@@ -1,0 +1,143 @@
+"""Talking to the live registry over HTTP, and client-side discovery on top of it.
+
+:class:`RegistryClient` is the registry's HTTP API as methods (writes carry the stack's registry
+token). :class:`Discovery` is what a caller uses to find a service: the registry's answer kept in a
+:class:`patterns.registry.DiscoveryCache` (so a caller asks the registry at most once per refresh
+interval per service, and sees a dead instance for at most that long after the registry dropped it),
+and an instance picked from it by a :mod:`patterns.balancing` policy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from live.common.instances import InstanceInfo
+from patterns.balancing import NoHealthyInstance, Policy, RoundRobin
+from patterns.registry import DiscoveryCache, Instance
+
+__all__ = ["Discovery", "RegistryClient", "RegistryError"]
+
+
+class RegistryError(RuntimeError):
+    """The registry refused a request or could not be reached."""
+
+
+class RegistryClient:
+    """The registry's HTTP API: register, heartbeat, deregister (token needed) and lookup."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 2.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def _call(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        try:
+            async with self.session.request(
+                method, f"{self.url}{path}", json=json, headers=self._headers()
+            ) as response:
+                body = await response.json() if response.content_type == "application/json" else None
+                return response.status, body
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RegistryError(f"registry at {self.url} unreachable: {error!r}") from error
+
+    @staticmethod
+    def _check(status: int, body: Any, doing: str) -> None:
+        if status >= 400:
+            message = body.get("error") if isinstance(body, dict) else None
+            raise RegistryError(f"{doing}: registry answered {status} {message or ''}".rstrip())
+
+    async def register(
+        self, service: str, instance: str, host: str, port: int, metadata: Mapping[str, str] | None = None
+    ) -> float:
+        """Register an instance; returns the TTL (seconds) within which it must heartbeat."""
+        payload = {"instance": instance, "host": host, "port": port, "metadata": dict(metadata or {})}
+        status, body = await self._call("POST", f"/services/{service}/instances", payload)
+        self._check(status, body, f"registering {instance}")
+        return float(body["ttl"])
+
+    async def heartbeat(self, service: str, instance: str) -> bool:
+        """Renew the instance's TTL; False if the registry no longer knows it (it must register again)."""
+        status, body = await self._call("PUT", f"/services/{service}/instances/{instance}/heartbeat")
+        if status == 404:
+            return False
+        self._check(status, body, f"heartbeat of {instance}")
+        return True
+
+    async def deregister(self, service: str, instance: str) -> None:
+        """Remove the instance (a no-op if the registry already dropped it)."""
+        status, body = await self._call("DELETE", f"/services/{service}/instances/{instance}")
+        if status != 404:
+            self._check(status, body, f"deregistering {instance}")
+
+    async def lookup(self, service: str) -> list[InstanceInfo]:
+        """The routable instances of ``service`` (empty when it has none)."""
+        status, body = await self._call("GET", f"/services/{service}")
+        if status == 404:
+            return []
+        self._check(status, body, f"looking up {service}")
+        return [InstanceInfo.from_json(item) for item in body["instances"]]
+
+
+def _as_pattern(info: InstanceInfo) -> Instance:
+    return Instance(info.service, info.instance, f"{info.host}:{info.port}", info.metadata)
+
+
+class Discovery:
+    """Find and pick instances of a service: registry lookups cached, then a balancing policy."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        policy_factory: Callable[[], Policy] = RoundRobin,
+        refresh_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.policy_factory = policy_factory
+        self._latest: dict[str, list[InstanceInfo]] = {}
+        self._by_id: dict[str, InstanceInfo] = {}
+        self.cache = DiscoveryCache(self._cached_answer, clock, refresh_interval)
+        self.policies: dict[str, Policy] = {}
+
+    def _cached_answer(self, service: str) -> list[Instance]:
+        return [_as_pattern(info) for info in self._latest.get(service, [])]
+
+    async def instances(self, service: str) -> list[InstanceInfo]:
+        """The instances of ``service``, from the cache while it is fresh, else from the registry."""
+        if self.cache.age(service) > self.cache.refresh_interval:
+            found = await self.client.lookup(service)
+            self._latest[service] = found
+            self._by_id.update((info.instance, info) for info in found)
+        return [self._by_id[item.instance_id] for item in self.cache.instances(service)]
+
+    async def pick(self, service: str, key: Any = None) -> InstanceInfo:
+        """One instance of ``service`` chosen by its policy; NoHealthyInstance when there is none."""
+        found = await self.instances(service)
+        if not found:
+            raise NoHealthyInstance(f"no instance of {service!r} is registered")
+        policy = self.policies.get(service)
+        if policy is None:
+            policy = self.policies[service] = self.policy_factory()
+        return policy.pick(found, key)
+
+    def forget(self, service: str) -> None:
+        """Drop the cached answer for ``service`` (after a refused connection): the next pick asks again."""
+        self.cache.invalidate(service)
