@@ -4,7 +4,8 @@
 advance (the simulator's arrival processes and units); ``runner.py`` sends each request at its time
 with aiohttp and records it; ``outcomes.py`` names what happened in the simulator's vocabulary;
 ``results.py`` holds the rows and the summary (the simulator's own ``request_metrics``); ``shop.py``
-has the shop's actions and :func:`load_shop`, the one call behind ``servicelab live load``.
+has the shop's actions and :func:`load_shop`, the one call behind ``servicelab live load``;
+``table.py`` lays the summary out with the simulator's rows and units.
 """
 
 from live.loadgen.mix import draw_actions, parse_mix
@@ -13,6 +14,7 @@ from live.loadgen.results import COLUMNS, LoadResult, generator_metrics, load_me
 from live.loadgen.runner import Action, Limits, Setup, SetupError, run_load, run_plan
 from live.loadgen.schedule import PROCESSES, Plan, plan_load
 from live.loadgen.shop import DEFAULT_MIX, SHOP_ACTIONS, load_shop, shop_setup
+from live.loadgen.table import generator_note, summary_table
 
 __all__ = [
     "COLUMNS",
@@ -29,6 +31,7 @@ __all__ = [
     "SetupError",
     "draw_actions",
     "generator_metrics",
+    "generator_note",
     "load_metrics",
     "load_shop",
     "load_summary",
@@ -38,4 +41,5 @@ __all__ = [
     "run_load",
     "run_plan",
     "shop_setup",
+    "summary_table",
 ]

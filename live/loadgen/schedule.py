@@ -81,5 +81,9 @@ def plan_load(
     horizon = seconds
     if max_requests is not None and len(times) > max_requests:
         horizon, times = float(times[max_requests]), times[:max_requests]
+    if not len(times):
+        raise ValueError(
+            f"no request falls due at {rate!r} within {duration!r}; raise the rate or the duration"
+        )
     actions = tuple(draw_actions(mix, len(times), mix_rng))
     return Plan(times=times, actions=actions, horizon=horizon, rate=per_second, process=process)

@@ -189,3 +189,14 @@ def test_rows_are_in_schedule_order_with_the_documented_columns() -> None:
     assert frame["request"].tolist() == list(range(len(plan)))
     assert np.array_equal(frame["scheduled"].to_numpy(), plan.times)
     assert frame["action"].astype(str).tolist() == list(plan.actions)
+
+
+def test_the_progress_bar_counts_every_request(capsys: pytest.CaptureFixture[str]) -> None:
+    async def ok(session: aiohttp.ClientSession) -> int:
+        return 200
+
+    plan = plan_load("100/s", "0.3s", {"ok": 1.0}, process="constant")
+    run_load(plan, _setup(ok=ok), progress=True)
+    assert f"{len(plan)}/{len(plan)}" in capsys.readouterr().err
+    run_load(plan, _setup(ok=ok))
+    assert capsys.readouterr().err == ""

@@ -73,3 +73,8 @@ def test_bad_plans_are_refused_with_a_reason(kwargs: dict, message: str) -> None
 
 def test_a_big_rate_is_fine_when_max_requests_bounds_it() -> None:
     assert len(plan_load("1000000/s", "1h", ONE, max_requests=100)) == 100
+
+
+def test_an_empty_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="no request falls due at '1/min' within '1s'"):
+        plan_load("1/min", "1s", ONE, process="constant")
