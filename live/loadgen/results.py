@@ -6,8 +6,9 @@ the start), ``sent`` (when the generator actually started it; NaN if it was neve
 scheduled`` is the generator's own lag), ``latency`` (seconds from ``scheduled`` to the answer or the
 failure, so the generator's lag counts against the system, as a user waiting since the scheduled
 moment would see it; NaN if never sent), ``status`` (the HTTP status, 0 without an answer),
-``outcome`` (see :mod:`live.loadgen.outcomes`) and ``error`` (why a request without an answer failed;
-empty otherwise).
+``outcome`` (see :mod:`live.loadgen.outcomes`), ``error`` (why a request without an answer failed;
+empty otherwise) and ``trace_id`` (the W3C trace its requests carried, see :mod:`live.loadgen.tracing`;
+empty if never sent).
 
 :func:`load_metrics` computes the simulator's request-level figures
 (:func:`simulator.summary.request_metrics`: ``requests``, ``throughput``, ``error_rate``, the outcome
@@ -32,15 +33,18 @@ from simulator.summary import request_metrics, summarize
 
 __all__ = ["COLUMNS", "LoadResult", "generator_metrics", "load_metrics", "load_summary"]
 
-COLUMNS = ("request", "action", "scheduled", "sent", "latency", "status", "outcome", "error")
+COLUMNS = ("request", "action", "scheduled", "sent", "latency", "status", "outcome", "error", "trace_id")
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """The requests of one run (columns in the module docstring) and the end of its schedule."""
+    """The requests of one run (columns in the module docstring), the end of its schedule, and the
+    wall-clock time of its start (Unix nanoseconds of ``scheduled`` = 0, to line rows up with spans
+    and logs)."""
 
     requests: pd.DataFrame
     horizon: float
+    started_ns: int = 0
 
     def to_csv(self, path: Path) -> Path:
         """Write ``requests`` to ``path`` as CSV (one row per request, header included)."""

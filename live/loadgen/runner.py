@@ -4,7 +4,8 @@ The plan (:mod:`live.loadgen.schedule`) fixes the send times before the run. One
 sleeping until each is due, and launches the request as a task of its own; it never waits for an
 answer, so a slow system meets the same arrivals a fast one does (no coordinated omission). Latency
 is measured from the *scheduled* time; the time the task actually started is recorded as ``sent``, so
-the generator's own lag shows (and counts against the system, as it would for a user).
+the generator's own lag shows (and counts against the system, as it would for a user). Each request
+starts a trace of its own (:mod:`live.loadgen.tracing`).
 
 Bounds: the plan's length and horizon; ``max_in_flight`` (a request due while that many are
 unanswered is recorded as ``dropped_by_generator`` and not sent -- queueing it would shift the
@@ -21,6 +22,7 @@ them by name; tests pass actions against a small server of their own.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +34,7 @@ from live.loadgen.outcomes import DROPPED, LIVE_OUTCOMES, outcome_of_status
 from live.loadgen.progress import Counts, Report, progress_bar
 from live.loadgen.results import COLUMNS, LoadResult
 from live.loadgen.schedule import Plan
+from live.loadgen.tracing import start_trace, trace_config
 
 __all__ = ["SETUP_TIMEOUT", "Action", "Limits", "Setup", "SetupError", "run_load", "run_plan"]
 
@@ -74,14 +77,14 @@ class _Run:
         n = len(plan)
         self.sent, self.latency = np.full(n, np.nan), np.full(n, np.nan)
         self.status = np.zeros(n, dtype=np.int32)
-        self.outcome, self.error = [DROPPED] * n, [""] * n
+        self.outcome, self.error, self.trace_id = [DROPPED] * n, [""] * n, [""] * n
         self.counts = Counts()
-        self.start = 0.0
+        self.start, self.started_ns = 0.0, 0
 
     async def send_all(self, session: aiohttp.ClientSession) -> None:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
-        self.start = loop.time()
+        self.start, self.started_ns = loop.time(), time.time_ns()
         for index, (offset, name) in enumerate(zip(self.plan.times.tolist(), self.plan.actions, strict=True)):
             await asyncio.sleep(max(0.0, self.start + offset - loop.time()))  # 0: yield to the requests
             if self.counts.in_flight >= self.limits.max_in_flight:
@@ -98,6 +101,7 @@ class _Run:
     async def send(self, index: int, action: Action, session: aiohttp.ClientSession) -> None:
         loop = asyncio.get_running_loop()
         self.sent[index] = loop.time() - self.start
+        self.trace_id[index] = start_trace()
         try:
             async with asyncio.timeout(self.limits.timeout):
                 status = await action(session)
@@ -122,10 +126,11 @@ class _Run:
                 "status": self.status,
                 "outcome": pd.Categorical(self.outcome, categories=LIVE_OUTCOMES),
                 "error": self.error,
+                "trace_id": self.trace_id,
             },
             columns=list(COLUMNS),
         )
-        return LoadResult(requests=frame, horizon=self.plan.horizon)
+        return LoadResult(requests=frame, horizon=self.plan.horizon, started_ns=self.started_ns)
 
 
 async def _prepare(setup: Setup, session: aiohttp.ClientSession, plan: Plan) -> Mapping[str, Action]:
@@ -162,7 +167,7 @@ async def run_plan(
     """
     limits = limits or Limits()
     connector = aiohttp.TCPConnector(limit=limits.connections or limits.max_in_flight)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
         run = _Run(plan, await _prepare(setup, session, plan), limits)
         ticker = asyncio.create_task(_report_every(run.counts, report)) if report else None
         try:

@@ -30,6 +30,7 @@ def _result(rows: list[tuple[float, float, float, int, str]], horizon: float) ->
             "status": status,
             "outcome": pd.Categorical(outcome, categories=LIVE_OUTCOMES),
             "error": [""] * len(rows),
+            "trace_id": [""] * len(rows),
         }
     )
     return LoadResult(frame, horizon)

@@ -185,6 +185,7 @@ def test_rows_are_in_schedule_order_with_the_documented_columns() -> None:
         "status",
         "outcome",
         "error",
+        "trace_id",
     ]
     assert frame["request"].tolist() == list(range(len(plan)))
     assert np.array_equal(frame["scheduled"].to_numpy(), plan.times)
