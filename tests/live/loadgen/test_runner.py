@@ -18,8 +18,12 @@ from live.loadgen.schedule import plan_load
 pytestmark = pytest.mark.live
 
 
-def _app() -> web.Application:
+def _app(arrivals: list[float] | None = None) -> web.Application:
+    """``GET /slow?seconds=s`` answers after s seconds; it notes when each request arrived."""
+
     async def slow(request: web.Request) -> web.Response:
+        if arrivals is not None:
+            arrivals.append(time.monotonic())
         await asyncio.sleep(float(request.query.get("seconds", "0")))
         return web.json_response({"slept": request.query.get("seconds")})
 
@@ -48,7 +52,8 @@ def test_a_slow_server_does_not_slow_the_schedule() -> None:
     """20 req/s against answers that take 500 ms: a closed loop with one client would manage 2 req/s;
     the open loop keeps sending 20 a second, ~10 in flight, and every latency is ~500 ms."""
     plan = plan_load("20/s", "2s", {"slow": 1.0}, process="constant")
-    with running(_app()) as base:
+    arrivals: list[float] = []
+    with running(_app(arrivals)) as base:
         began = time.monotonic()
         result = run_load(plan, _setup(slow=_get(f"{base}/slow?seconds=0.5")))
         elapsed = time.monotonic() - began
@@ -60,6 +65,8 @@ def test_a_slow_server_does_not_slow_the_schedule() -> None:
     assert lag.max() < 0.05
     sent = frame["sent"].to_numpy()
     assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(20.0, rel=0.05)
+    assert len(arrivals) == 39  # and the server saw them come at that rate
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) == pytest.approx(20.0, rel=0.05)
     assert frame["latency"].between(0.5, 0.6).all()
     # The whole run: the last send at 1.95 s plus one answer, not 39 answers one after another.
     assert elapsed < 3.5
