@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from live.cli import app as live_app
 from simulator.cli import app as sim_app
 
 __all__ = ["USAGE_ERROR", "app", "main", "run_app"]
@@ -19,6 +20,7 @@ USAGE_ERROR = 2
 
 app = typer.Typer(help="servicelab: run microservice patterns, in simulation and live.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(live_app, name="live")
 
 
 def run_app(typer_app: typer.Typer) -> None:

@@ -15,11 +15,13 @@ from typing import Any
 
 import aiohttp
 
+from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
+from live.common.settings import InstanceSettings
 from patterns.balancing import NoHealthyInstance, Policy, RoundRobin
 from patterns.registry import DiscoveryCache, Instance
 
-__all__ = ["Discovery", "RegistryClient", "RegistryError"]
+__all__ = ["Discovery", "RegistryClient", "RegistryError", "discovery_for"]
 
 
 class RegistryError(RuntimeError):
@@ -109,8 +111,10 @@ class Discovery:
         policy_factory: Callable[[], Policy] = RoundRobin,
         refresh_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        edges: EdgeMap | None = None,
     ) -> None:
         self.client = client
+        self.edges = edges
         self.policy_factory = policy_factory
         self._latest: dict[str, list[InstanceInfo]] = {}
         self._by_id: dict[str, InstanceInfo] = {}
@@ -126,7 +130,8 @@ class Discovery:
             found = await self.client.lookup(service)
             self._latest[service] = found
             self._by_id.update((info.instance, info) for info in found)
-        return [self._by_id[item.instance_id] for item in self.cache.instances(service)]
+        found = [self._by_id[item.instance_id] for item in self.cache.instances(service)]
+        return found if self.edges is None else [self.edges.route(info) for info in found]
 
     async def pick(self, service: str, key: Any = None) -> InstanceInfo:
         """One instance of ``service`` chosen by its policy; NoHealthyInstance when there is none."""
@@ -141,3 +146,16 @@ class Discovery:
     def forget(self, service: str) -> None:
         """Drop the cached answer for ``service`` (after a refused connection): the next pick asks again."""
         self.cache.invalidate(service)
+
+
+def discovery_for(
+    settings: InstanceSettings,
+    policy_factory: Callable[[], Policy] = RoundRobin,
+    refresh_interval: float = 1.0,
+) -> Discovery:
+    """The Discovery a stack process uses: its registry, and the proxies of its edges if any."""
+    if settings.registry_url is None:
+        raise ValueError(f"{settings.instance} has no registry URL (SERVICELAB_REGISTRY_URL)")
+    client = RegistryClient(settings.registry_url, settings.registry_token)
+    edges = EdgeMap(settings.state_dir, settings.service)
+    return Discovery(client, policy_factory, refresh_interval, edges=edges)

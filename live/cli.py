@@ -1,0 +1,163 @@
+"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, down.
+
+A thin layer over :class:`live.supervisor.Stack`: parse, call, render. Mistakes (an unknown service,
+a bad ``--replicas``) and failures (an instance that died while starting) print one clear message
+and exit with code 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from live.supervisor import SERVICES, Stack, StackError, StackState
+from live.supervisor.prepare import PREPARE
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Run the live stack: real services on 127.0.0.1.", no_args_is_help=True)
+console = Console(width=120) if not sys.stdout.isatty() else Console()
+errors = Console(stderr=True)
+
+StateDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        envvar="SERVICELAB_STATE_DIR",
+        help="Folder of the stack's state file, logs, traces, data and secrets.",
+    ),
+]
+DEFAULT_STATE_DIR = Path(".servicelab/live")
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``orders=2,inventory=3`` -> ``{"orders": 2, "inventory": 3}`` (ValueError naming the bad part)."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, equals, number = part.partition("=")
+        if not equals or not number.strip().isdigit():
+            raise ValueError(f"--replicas: {part!r} is not SERVICE=COUNT (e.g. orders=2)")
+        if name.strip() not in SERVICES:
+            raise ValueError(
+                f"--replicas: unknown service {name.strip()!r}; the stack has {', '.join(SERVICES)}"
+            )
+        counts[name.strip()] = int(number)
+    return counts
+
+
+def _table(state: StackState) -> Table:
+    table = Table(title=f"servicelab live stack ({state.state_dir})")
+    for column in ("service", "instance", "pid", "url"):
+        table.add_column(column)
+    for record in sorted(state.instances, key=lambda r: (SERVICES.index(r.service), r.number)):
+        table.add_row(record.service, record.instance, str(record.pid), record.url)
+    return table
+
+
+@app.command()
+def up(
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    replicas: Annotated[str, typer.Option(help="Instances per service, e.g. orders=2,inventory=2.")] = "",
+    gateway_config: Annotated[
+        Path | None, typer.Option(help="The gateway's routes and policies (YAML); default: the bundled one.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every instance to be ready.")] = 10.0,
+) -> None:
+    """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
+    try:
+        counts = parse_replicas(replicas)
+    except ValueError as error:
+        _fail(str(error))
+    if gateway_config is not None and not gateway_config.is_file():
+        _fail(f"--gateway-config: no file {gateway_config}")
+    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE)
+    try:
+        with console.status("starting the stack..."):
+            state = stack.up(counts, timeout=timeout)
+    except StackError as error:
+        _fail(str(error))
+    console.print(_table(state))
+    console.print(f"gateway: {state.url('gateway')}/api/   state: {state.path}   stop: servicelab live down")
+
+
+@app.command()
+def status(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+    """Every instance of the stack, whether its process runs and whether it is ready."""
+    try:
+        rows = Stack(state_dir).status()
+    except StackError as error:
+        _fail(str(error))
+    if not rows:
+        _fail(f"no stack runs in {state_dir}")
+    table = Table(title=f"servicelab live stack ({state_dir})")
+    for column in ("service", "instance", "pid", "url", "process", "ready"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["service"],
+            row["instance"],
+            str(row["pid"]),
+            row["url"],
+            "running" if row["alive"] else "[red]gone[/red]",
+            "yes" if row["ready"] else "[red]no[/red]",
+        )
+    console.print(table)
+
+
+@app.command()
+def logs(
+    service: Annotated[
+        str, typer.Argument(help="A service (all its instances) or one instance, e.g. orders-2.")
+    ],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Last lines per instance.")] = 50,
+) -> None:
+    """Print the last JSON log lines of a service's instances."""
+    folder = state_dir / "logs"
+    files = sorted(folder.glob(f"{service}.log")) or sorted(folder.glob(f"{service}-*.log"))
+    if not files:
+        known = sorted(path.stem for path in folder.glob("*.log"))
+        _fail(f"no logs for {service!r} in {folder}" + (f"; there are: {', '.join(known)}" if known else ""))
+    for path in files:
+        console.rule(path.stem)
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        console.print("\n".join(text), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def scale(
+    service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
+    count: Annotated[int, typer.Argument(help="How many instances to run.")],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Start or gracefully stop instances of SERVICE until COUNT run."""
+    try:
+        state = Stack(state_dir).scale(service, count)
+    except StackError as error:
+        _fail(str(error))
+    console.print(_table(state))
+
+
+@app.command()
+def down(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+    """Stop every instance (draining first) and remove the state file."""
+    try:
+        stack = Stack(state_dir)
+        if not stack.state.instances:
+            console.print(f"no stack runs in {state_dir}")
+            return
+        killed = stack.down()
+    except StackError as error:
+        _fail(str(error))
+    note = f" ({', '.join(killed)} did not drain in time and were killed)" if killed else ""
+    console.print(f"stopped{note}")

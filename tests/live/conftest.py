@@ -1,0 +1,31 @@
+"""Fixtures that start real parts of the live stack on loopback and always stop them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from live.supervisor import Stack
+from live.supervisor.prepare import PREPARE
+
+
+def start_stack(state_dir: Path, **replicas: int) -> Stack:
+    """A whole stack in ``state_dir`` whose processes die with this test process, whatever happens."""
+    stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE)
+    stack.up(replicas, timeout=30.0)  # generous: CI machines run tests in parallel
+    return stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One running stack shared by a test module (stopped at its end, also after a failure)."""
+    started = None
+    try:
+        started = start_stack(tmp_path_factory.mktemp("stack"))
+        yield started
+    finally:
+        if started is not None:
+            started.down()
