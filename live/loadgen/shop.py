@@ -47,13 +47,24 @@ async def _expect(response: aiohttp.ClientResponse, step: str, accept: tuple[int
         raise SetupError(f"{step}: {response.url} answered {text[:200]!r}, which is not JSON") from None
 
 
-def _skus(listing: Any) -> list[str]:
+def _skus(listing: Any) -> dict[str, float]:
+    """The SKUs in stock, each with its weight: its stock (1 when the listing does not say).
+
+    Orders draw SKUs in proportion to stock, so a long run does not empty the scarce items and
+    turn the load into a stream of out-of-stock refusals.
+    """
     items = listing.get("items") if isinstance(listing, dict) else listing
     if not isinstance(items, list):
         raise SetupError(
             f"the inventory listing is neither a list nor has an 'items' list: {str(listing)[:200]}"
         )
-    return [str(item["sku"]) for item in items if isinstance(item, dict) and "sku" in item]
+    weights = {}
+    for item in items:
+        if isinstance(item, dict) and "sku" in item:
+            available = item.get("available", 1)
+            if isinstance(available, int | float) and available > 0:
+                weights[str(item["sku"])] = float(available)
+    return weights
 
 
 def shop_setup(base_url: str, seed: int = 0) -> Setup:
@@ -73,8 +84,11 @@ def shop_setup(base_url: str, seed: int = 0) -> Setup:
         async with session.get(f"{base}/api/inventory/items", headers=auth) as r:
             skus = _skus(await _expect(r, "inventory listing", (200,)))
         if not skus:
-            raise SetupError("the inventory lists no items, so there is nothing to order")
-        pick = random.Random(seed).choice
+            raise SetupError("the inventory lists no item in stock, so there is nothing to order")
+        draw, names, weights = random.Random(seed).choices, list(skus), list(skus.values())
+
+        def pick() -> str:
+            return draw(names, weights)[0]
 
         async def browse(session: aiohttp.ClientSession) -> int:
             async with session.get(f"{base}/api/inventory/items", headers=auth) as response:
@@ -83,7 +97,7 @@ def shop_setup(base_url: str, seed: int = 0) -> Setup:
 
         async def order(session: aiohttp.ClientSession) -> int:
             headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
-            body = {"items": [{"sku": pick(skus), "quantity": 1}]}
+            body = {"items": [{"sku": pick(), "quantity": 1}]}
             async with session.post(f"{base}/api/orders", json=body, headers=headers) as response:
                 await response.read()
                 return response.status

@@ -82,11 +82,29 @@ def test_an_items_object_listing_is_understood() -> None:
     assert {body["items"][0]["sku"] for _, body in seen["orders"]} == {"fig"}
 
 
+def test_orders_draw_skus_in_stock_in_proportion_to_stock() -> None:
+    listing = [
+        {"sku": "fig", "available": 900},
+        {"sku": "kiwi", "available": 100},
+        {"sku": "lime", "available": 0},
+    ]
+    app, seen = _shop(items=listing)
+    with running(app) as base:
+        load_shop(base, rate="200/s", duration="2s", mix="order=1", process="constant", seed=5)
+    drawn = [body["items"][0]["sku"] for _, body in seen["orders"]]
+    assert "lime" not in drawn
+    n = len(drawn)
+    assert n > 300
+    # kiwi is drawn with p = 0.1: its count is binomial, within 4 standard deviations of n p
+    assert abs(drawn.count("kiwi") - 0.1 * n) <= 4 * (n * 0.1 * 0.9) ** 0.5
+
+
 @pytest.mark.parametrize(
     ("shop", "message"),
     [
         ({"login_status": 401}, "log-in: POST .*/api/users/token answered 401"),
-        ({"items": []}, "the inventory lists no items"),
+        ({"items": []}, "the inventory lists no item in stock"),
+        ({"items": [{"sku": "fig", "available": 0}]}, "the inventory lists no item in stock"),
         ({"items": {"skus": ["x"]}}, "neither a list nor has an 'items' list"),
     ],
 )
