@@ -1,4 +1,4 @@
-"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, down.
+"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, load, trace, down.
 
 A thin layer over :class:`live.supervisor.Stack`: parse, call, render. Mistakes (an unknown service,
 a bad ``--replicas``) and failures (an instance that died while starting) print one clear message
@@ -146,6 +146,90 @@ def scale(
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
+
+
+def _gateway(state_dir: Path) -> str:
+    state = StackState.load(state_dir)
+    url = state.url("gateway") if state is not None else None
+    if url is None:
+        _fail(f"no stack runs in {state_dir}: `servicelab live up` first")
+    return url
+
+
+@app.command()
+def load(
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    rate: Annotated[str, typer.Option(help="Offered load, e.g. 200/s.")] = "50/s",
+    duration: Annotated[str, typer.Option(help="How long to send, e.g. 30s.")] = "10s",
+    mix: Annotated[str, typer.Option(help="Actions and their shares, e.g. browse=0.7,order=0.3.")] = (
+        "browse=0.7,order=0.3"
+    ),
+    process: Annotated[str, typer.Option(help="Send times: poisson or constant.")] = "poisson",
+    seed: Annotated[int, typer.Option(help="Seed of the send times and the actions.")] = 0,
+    max_requests: Annotated[int | None, typer.Option(help="Stop after this many requests.")] = None,
+    max_in_flight: Annotated[int, typer.Option(help="More at once are dropped, not queued.")] = 500,
+    timeout: Annotated[float, typer.Option(help="Seconds before a request counts as timed out.")] = 10.0,
+    csv: Annotated[Path | None, typer.Option(help="Write one row per request here.")] = None,
+) -> None:
+    """Open-loop load through the gateway: send times fixed in advance, so slow answers never slow the
+    schedule (no coordinated omission); summarized with the simulator's metrics."""
+    from live.loadgen import (  # imported here: the simulator's summary is heavy for the other commands
+        Limits,
+        SetupError,
+        generator_metrics,
+        generator_note,
+        load_shop,
+        load_summary,
+        summary_table,
+        write_spans,
+    )
+
+    gateway = _gateway(state_dir)
+    if process not in ("poisson", "constant"):
+        _fail(f"--process: {process!r} is not poisson or constant")
+    try:
+        result = load_shop(
+            gateway,
+            rate=rate,
+            duration=duration,
+            mix=mix,
+            process=process,  # type: ignore[arg-type]
+            seed=seed,
+            max_requests=max_requests,
+            limits=Limits(max_in_flight=max_in_flight, timeout=timeout),
+            progress=sys.stdout.isatty(),
+        )
+    except (ValueError, SetupError) as error:
+        _fail(str(error))
+    write_spans(result, state_dir / "traces" / "loadgen.jsonl")
+    console.print(summary_table({"live": load_summary(result)}, title=f"load: {rate} for {duration}, {mix}"))
+    console.print(generator_note(generator_metrics(result)))
+    if csv is not None:
+        result.to_csv(csv)
+        console.print(f"requests: {csv}")
+
+
+@app.command()
+def trace(
+    trace_id: Annotated[
+        str | None, typer.Argument(help="A trace id (or a unique prefix); default: the latest trace.")
+    ] = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    services: Annotated[
+        int, typer.Option(help="Without TRACE_ID: the latest trace touching this many services.")
+    ] = 1,
+) -> None:
+    """Print a request's span tree across gateway, orders and inventory, with timings."""
+    from live.traceview import TraceNotFoundError, load_traces, pick_trace, render_trace
+
+    found = load_traces(state_dir)
+    for problem in found.problems[:10]:
+        errors.print(f"skipped: {problem}", markup=False, highlight=False)
+    try:
+        chosen = pick_trace(found, trace_id, min_services=services)
+    except TraceNotFoundError as error:
+        _fail(str(error))
+    console.print(render_trace(chosen))
 
 
 @app.command()

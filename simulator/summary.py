@@ -86,6 +86,7 @@ __all__ = [
     "message_metrics",
     "read_model_metrics",
     "replication_metrics",
+    "request_metrics",
     "summarize",
 ]
 
@@ -111,17 +112,7 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
     window = stop - start
     requests = result.requests
     inside = requests[(requests["arrival"] >= start) & (requests["arrival"] < stop)]
-    ok = inside.loc[inside["status"].isin(ANSWERED), "latency"].to_numpy()
-    metrics = {
-        "requests": float(len(inside)),
-        "throughput": len(ok) / window,
-        "error_rate": 1 - len(ok) / len(inside) if len(inside) else math.nan,
-        "latency_mean": float(ok.mean()) if len(ok) else math.nan,
-    }
-    for outcome in FAILURE_SHARES:
-        metrics[outcome] = _share(inside["status"], (outcome,))
-    for name, q in PERCENTILES.items():
-        metrics[name] = float(np.percentile(ok, q)) if len(ok) else math.nan
+    metrics = request_metrics(inside["status"], inside["latency"], window)
     spans = result.spans
     scaled = set(result.scaling["service"].astype(str))
     cost = 0.0
@@ -161,6 +152,28 @@ def replication_metrics(result: RunResult) -> dict[str, float]:
         metrics.update(version_metrics(result))
     if result.read_models:
         metrics.update(read_model_metrics(result, inside))
+    return metrics
+
+
+def request_metrics(outcomes: pd.Series, latency: pd.Series, window: float) -> dict[str, float]:
+    """The request-level headline figures of the requests of a ``window`` seconds long observation
+    period: their ``outcomes`` (names in :data:`simulator.records.OUTCOMES`) and ``latency`` (seconds).
+
+    ``requests``, ``throughput``, ``error_rate``, ``latency_mean``, the :data:`FAILURE_SHARES` and the
+    :data:`PERCENTILES` (module docstring). The live load generator summarizes its requests with this
+    same function, so a live run and a simulated one compare figure by figure.
+    """
+    ok = latency[outcomes.isin(ANSWERED)].to_numpy()
+    metrics = {
+        "requests": float(len(outcomes)),
+        "throughput": len(ok) / window,
+        "error_rate": 1 - len(ok) / len(outcomes) if len(outcomes) else math.nan,
+        "latency_mean": float(ok.mean()) if len(ok) else math.nan,
+    }
+    for outcome in FAILURE_SHARES:
+        metrics[outcome] = _share(outcomes, (outcome,))
+    for name, q in PERCENTILES.items():
+        metrics[name] = float(np.percentile(ok, q)) if len(ok) else math.nan
     return metrics
 
 
