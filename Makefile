@@ -20,11 +20,11 @@ demo: $(READY)
 
 ## test: the whole test suite (statistical checks included)
 test: $(READY)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup
 
 ## test-fast: the quick tier, without slow and live tests (under a minute)
 test-fast: $(READY)
-	$(BIN)/pytest -n auto -m "not slow and not live"
+	$(BIN)/pytest -n auto --dist loadgroup -m "not slow and not live"
 
 ## lint: ruff, as CI sees it
 lint: $(READY)

@@ -2,25 +2,36 @@
 
 Usage mistakes (a bad flag, a missing argument) print the parser's message and exit with code 1,
 like every other user error in servicelab, instead of the parser's customary 2.
+
+Each area's app is imported only when needed: ``servicelab live up`` does not pay for importing the
+simulator (pandas, SciPy), and ``servicelab sim run`` not for the web stack. ``servicelab --help``
+imports them all to list them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from live.cli import app as live_app
-from simulator.cli import app as sim_app
-
-__all__ = ["USAGE_ERROR", "app", "main", "run_app"]
+__all__ = ["AREAS", "USAGE_ERROR", "build_app", "main", "run_app"]
 
 USAGE_ERROR = 2
 """The exit code Typer uses for usage errors; servicelab reports them with 1."""
 
-app = typer.Typer(help="servicelab: run microservice patterns, in simulation and live.", no_args_is_help=True)
-app.add_typer(sim_app, name="sim")
-app.add_typer(live_app, name="live")
+AREAS = {"sim": "simulator.cli", "live": "live.cli"}
+"""Sub-command -> the module whose ``app`` it is."""
+
+
+def build_app(areas: list[str] | None = None) -> typer.Typer:
+    """The ``servicelab`` app with the given areas (default: all of them)."""
+    app = typer.Typer(
+        help="servicelab: run microservice patterns, in simulation and live.", no_args_is_help=True
+    )
+    for name in areas or list(AREAS):
+        app.add_typer(importlib.import_module(AREAS[name]).app, name=name)
+    return app
 
 
 def run_app(typer_app: typer.Typer) -> None:
@@ -34,4 +45,5 @@ def run_app(typer_app: typer.Typer) -> None:
 
 
 def main() -> None:
-    run_app(app)
+    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    run_app(build_app([wanted] if wanted in AREAS else None))

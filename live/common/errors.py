@@ -7,12 +7,10 @@ each problem as ``location: message`` (``body.items.0.quantity: Input should be 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["error_body", "install_json_errors", "validation_problems"]
 
@@ -29,6 +27,10 @@ def validation_problems(errors: list[dict[str, Any]]) -> list[str]:
 
 def install_json_errors(app: FastAPI) -> None:
     """Answer HTTP and validation errors of ``app`` in the common error shape."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         detail = error.detail if isinstance(error.detail, str) else "request refused"

@@ -25,14 +25,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from live.common.errors import install_json_errors
 from live.common.lifecycle import Lifecycle, lifecycle_of
 from live.common.metrics import CONTENT_TYPE, Metrics
 from live.common.settings import InstanceSettings
@@ -148,7 +145,11 @@ class _Exchange:
 
 def observability_of(app: Any) -> Observability:
     """The Observability :func:`instrument` attached to ``app``."""
-    found = getattr(app.state, "observability", None) if isinstance(app, FastAPI) else app.get(_OBSERVABILITY)
+    found = (
+        app.get(_OBSERVABILITY)
+        if isinstance(app, web.Application)
+        else getattr(app.state, "observability", None)
+    )
     if found is None:
         raise LookupError("the app is not instrumented: call live.common.observability.instrument first")
     return found  # type: ignore[return-value]
@@ -156,16 +157,20 @@ def observability_of(app: Any) -> Observability:
 
 def instrument(app: Any, settings: InstanceSettings) -> Observability:
     """Add probes, metrics, tracing and request logs to a FastAPI or aiohttp ``app`` (see the module)."""
-    if not isinstance(app, FastAPI | web.Application):
-        raise TypeError(f"instrument() takes a FastAPI or aiohttp app, got {type(app).__name__}")
+    is_aiohttp = isinstance(app, web.Application)
+    if not is_aiohttp:
+        from fastapi import FastAPI  # only FastAPI processes pay for importing it
+
+        if not isinstance(app, FastAPI):
+            raise TypeError(f"instrument() takes a FastAPI or aiohttp app, got {type(app).__name__}")
     provider, tracer = make_tracer(settings)
     observed = Observability(
         settings, Metrics(settings.service, settings.instance), provider, tracer, lifecycle_of(app)
     )
-    if isinstance(app, FastAPI):
-        _instrument_fastapi(app, observed)
-    else:
+    if is_aiohttp:
         _instrument_aiohttp(app, observed)
+    else:
+        _instrument_fastapi(app, observed)
     return observed
 
 
@@ -175,7 +180,12 @@ def _ready_body(lifecycle: Lifecycle) -> tuple[dict[str, object], int]:
     return {"status": "draining" if lifecycle.draining else "starting"}, 503
 
 
-def _instrument_fastapi(app: FastAPI, observed: Observability) -> None:
+def _instrument_fastapi(app: Any, observed: Observability) -> None:
+    from fastapi import Request, Response
+    from fastapi.responses import JSONResponse
+
+    from live.common.errors import install_json_errors
+
     app.state.observability = observed
     install_json_errors(app)
 

@@ -25,41 +25,20 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-import uvicorn
 from aiohttp import web
 
 from live.common.lifecycle import lifecycle_of
 from live.common.logs import configure_logging
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
+from live.common.sockets import bind_loopback, inherited
 
-__all__ = ["GRACE_SECONDS", "bind_loopback", "inherited", "running", "serve"]
+__all__ = ["GRACE_SECONDS", "running", "serve"]
 
 GRACE_SECONDS = 5.0
 """How long a stopping process waits for the requests in progress before it closes anyway."""
 
 log = logging.getLogger("servicelab.live")
-
-
-def inherited(fd: int) -> socket.socket:
-    """The listening socket the supervisor bound for us (it must be a TCP socket on 127.0.0.1)."""
-    sock = socket.socket(fileno=fd)
-    host = sock.getsockname()[0]
-    if host != HOST:
-        sock.close()
-        raise RuntimeError(f"the inherited socket (fd {fd}) is bound to {host}, not {HOST}")
-    sock.setblocking(False)
-    return sock
-
-
-def bind_loopback(port: int = 0) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1 (``port`` 0: the kernel picks a free one)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 class _Listener(Protocol):
@@ -72,6 +51,8 @@ class _AsgiListener:
     """uvicorn serving an ASGI app; signals are left to :func:`serve` (uvicorn's own handlers are unused)."""
 
     def __init__(self, app: Any, grace: float) -> None:
+        import uvicorn  # only ASGI processes pay for it
+
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=grace
         )
@@ -193,7 +174,9 @@ async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
     run_file = settings.run_file
     url = f"http://{HOST}:{port}"
     record = {"service": settings.service, "instance": settings.instance, "pid": os.getpid(), "port": port}
-    run_file.write_text(json.dumps({**record, "url": url}), encoding="utf-8")
+    partial = run_file.with_suffix(".tmp")  # written whole, then renamed: a reader never sees half
+    partial.write_text(json.dumps({**record, "url": url}), encoding="utf-8")
+    partial.replace(run_file)
     registration = Registration(settings, port)
     watcher = None
     try:

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from live.common.server import bind_loopback
 from live.common.settings import HOST, InstanceSettings, write_secret
+from live.common.sockets import bind_loopback
 from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
 __all__ = [

@@ -71,9 +71,9 @@ def lognormal_params(mean: float, p99: float) -> tuple[float, float]:
 
 
 def uniform_raw(low: float, high: float, k: int) -> float:
-    if high == low:
-        return low**k
-    return (high ** (k + 1) - low ** (k + 1)) / ((k + 1) * (high - low))
+    """E[X^k] for X uniform on [low, high]: (high^(k+1) - low^(k+1)) / ((k+1)(high-low)), written as
+    the mean of low^i high^(k-i) so that a bin of width 1e-15 does not cancel catastrophically."""
+    return sum(low**i * high ** (k - i) for i in range(k + 1)) / (k + 1)
 
 
 def raw_moment(config: dict[str, Any], k: int) -> float:

@@ -1,0 +1,30 @@
+"""Listening sockets of the stack: always on 127.0.0.1, bound here or inherited from the supervisor."""
+
+from __future__ import annotations
+
+import socket
+
+from live.common.settings import HOST
+
+__all__ = ["bind_loopback", "inherited"]
+
+
+def bind_loopback(port: int = 0) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 (``port`` 0: the kernel picks a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def inherited(fd: int) -> socket.socket:
+    """The listening socket the supervisor bound for us (it must be a TCP socket on 127.0.0.1)."""
+    sock = socket.socket(fileno=fd)
+    host = sock.getsockname()[0]
+    if host != HOST:
+        sock.close()
+        raise RuntimeError(f"the inherited socket (fd {fd}) is bound to {host}, not {HOST}")
+    sock.setblocking(False)
+    return sock
