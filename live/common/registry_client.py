@@ -4,7 +4,8 @@
 token). :class:`Discovery` is what a caller uses to find a service: the registry's answer kept in a
 :class:`patterns.registry.DiscoveryCache` (so a caller asks the registry at most once per refresh
 interval per service, and sees a dead instance for at most that long after the registry dropped it),
-and an instance picked from it by a :mod:`patterns.balancing` policy.
+and an instance picked from it by a :mod:`patterns.balancing` policy (the gateway uses the same
+cache, :class:`live.common.discovery.Instances`, with its own per-route policies).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
+from live.common.discovery import Instances
 from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
 from live.common.settings import InstanceSettings
 from patterns.balancing import NoHealthyInstance, Policy, RoundRobin
-from patterns.registry import DiscoveryCache, Instance
 
 __all__ = ["Discovery", "RegistryClient", "RegistryError", "discovery_for"]
 
@@ -98,10 +99,6 @@ class RegistryClient:
         return [InstanceInfo.from_json(item) for item in body["instances"]]
 
 
-def _as_pattern(info: InstanceInfo) -> Instance:
-    return Instance(info.service, info.instance, f"{info.host}:{info.port}", info.metadata)
-
-
 class Discovery:
     """Find and pick instances of a service: registry lookups cached, then a balancing policy."""
 
@@ -114,23 +111,14 @@ class Discovery:
         edges: EdgeMap | None = None,
     ) -> None:
         self.client = client
-        self.edges = edges
         self.policy_factory = policy_factory
-        self._latest: dict[str, list[InstanceInfo]] = {}
-        self._by_id: dict[str, InstanceInfo] = {}
-        self.cache = DiscoveryCache(self._cached_answer, clock, refresh_interval)
+        self.edges = edges
+        self.cached = Instances(client.lookup, refresh_interval, clock)
         self.policies: dict[str, Policy] = {}
-
-    def _cached_answer(self, service: str) -> list[Instance]:
-        return [_as_pattern(info) for info in self._latest.get(service, [])]
 
     async def instances(self, service: str) -> list[InstanceInfo]:
         """The instances of ``service``, from the cache while it is fresh, else from the registry."""
-        if self.cache.age(service) > self.cache.refresh_interval:
-            found = await self.client.lookup(service)
-            self._latest[service] = found
-            self._by_id.update((info.instance, info) for info in found)
-        found = [self._by_id[item.instance_id] for item in self.cache.instances(service)]
+        found = await self.cached.of(service)
         return found if self.edges is None else [self.edges.route(info) for info in found]
 
     async def pick(self, service: str, key: Any = None) -> InstanceInfo:
@@ -145,7 +133,7 @@ class Discovery:
 
     def forget(self, service: str) -> None:
         """Drop the cached answer for ``service`` (after a refused connection): the next pick asks again."""
-        self.cache.invalidate(service)
+        self.cached.invalidate(service)
 
 
 def discovery_for(

@@ -22,18 +22,19 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from live.common.lifecycle import lifecycle_of
 from live.common.logs import configure_logging
+from live.common.observability import instrument, observability_of
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
 from live.common.sockets import bind_loopback, inherited
 
-__all__ = ["GRACE_SECONDS", "running", "serve"]
+__all__ = ["GRACE_SECONDS", "running", "serve", "serve_from_env"]
 
 GRACE_SECONDS = 5.0
 """How long a stopping process waits for the requests in progress before it closes anyway."""
@@ -139,6 +140,20 @@ def running(app: Any, grace: float = 1.0) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=grace + 10)
         sock.close()
+
+
+def serve_from_env(build: Callable[[InstanceSettings], Any]) -> None:
+    """A service's ``__main__``: its settings from the environment, its app from ``build``, served.
+
+    The app is instrumented here unless ``build`` did it already (to wire something to its metrics).
+    """
+    settings = InstanceSettings.from_env()
+    app = build(settings)
+    try:
+        observability_of(app)
+    except LookupError:
+        instrument(app, settings)
+    serve(app, settings)
 
 
 def serve(app: Any, settings: InstanceSettings, grace: float = GRACE_SECONDS) -> None:

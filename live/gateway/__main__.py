@@ -15,14 +15,13 @@ from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
 from live.common.observability import instrument
 from live.common.registry_client import RegistryClient
-from live.common.server import serve
+from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
 from live.gateway.app import GATEWAY, create_app
 from live.gateway.config import DEFAULT_CONFIG, GatewayConfigError, load_gateway_config
 
 
-def main() -> None:
-    settings = InstanceSettings.from_env()
+def build(settings: InstanceSettings) -> web.Application:
     try:
         config = load_gateway_config(settings.config_file or DEFAULT_CONFIG)
     except GatewayConfigError as error:
@@ -44,8 +43,8 @@ def main() -> None:
         await registry.close()
 
     app.on_cleanup.append(close_registry)
-    serve(app, settings)
+    return app
 
 
 if __name__ == "__main__":
-    main()
+    serve_from_env(build)

@@ -35,12 +35,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from live.auth.verify import Claims
+from live.common.discovery import Instances
 from live.common.instances import Discover
 from live.common.observability import observability_of
 from live.gateway.auth import JwksSource, TokenVerifier, authenticate
 from live.gateway.caching import CachedAnswer, Lookup
 from live.gateway.config import GatewayConfig, JwksConfig
-from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError, error_response
 from live.gateway.forwarding import Call, Forwarder, Reply, client_headers, public_location
 from live.gateway.routing import NoRoute, Router, UnsafePath

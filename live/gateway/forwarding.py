@@ -32,8 +32,8 @@ from multidict import CIMultiDict, MultiMapping
 from yarl import URL
 
 from live.auth.verify import Claims
+from live.common.discovery import Instances
 from live.common.instances import InstanceInfo
-from live.gateway.discovery import Instances
 from live.gateway.errors import GatewayError
 from live.gateway.state import RouteState
 from patterns.clock import Clock

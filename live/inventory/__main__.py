@@ -1,17 +1,7 @@
 """``python -m live.inventory``: one inventory process, configured by the environment the supervisor sets."""
 
-from live.common.observability import instrument
-from live.common.server import serve
-from live.common.settings import InstanceSettings
+from live.common.server import serve_from_env
 from live.inventory.app import create_app
 
-
-def main() -> None:
-    settings = InstanceSettings.from_env()
-    app = create_app(settings)
-    instrument(app, settings)
-    serve(app, settings)
-
-
 if __name__ == "__main__":
-    main()
+    serve_from_env(create_app)

@@ -4,23 +4,21 @@ Inventory's instances come from the registry through the stack's cached discover
 calls through the chaos proxies when ``live up --chaos`` put some in place).
 """
 
-from live.common.observability import instrument
+from fastapi import FastAPI
+
 from live.common.registry_client import discovery_for
-from live.common.server import serve
+from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
 from live.orders.app import create_app
 
 
-def main() -> None:
-    settings = InstanceSettings.from_env()
+def build(settings: InstanceSettings) -> FastAPI:
     if settings.registry_url is None:
         raise SystemExit(
             "orders needs SERVICELAB_REGISTRY_URL to find inventory: start it with `servicelab live up`"
         )
-    app = create_app(settings, discover=discovery_for(settings).instances)
-    instrument(app, settings)
-    serve(app, settings)
+    return create_app(settings, discover=discovery_for(settings).instances)
 
 
 if __name__ == "__main__":
-    main()
+    serve_from_env(build)

@@ -1,21 +1,19 @@
 """``python -m live.registry``: the registry process of a stack (started by the supervisor)."""
 
-from live.common.observability import instrument
-from live.common.server import serve
+from fastapi import FastAPI
+
+from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
 from live.registry.app import create_app
 
 
-def main() -> None:
-    settings = InstanceSettings.from_env()
+def build(settings: InstanceSettings) -> FastAPI:
     token = settings.registry_token
     if not token:
         secrets = settings.state_dir / "secrets"
         raise SystemExit(f"no registry token in {secrets}: start the stack with `servicelab live up`")
-    app = create_app(token)
-    instrument(app, settings)
-    serve(app, settings)
+    return create_app(token)
 
 
 if __name__ == "__main__":
-    main()
+    serve_from_env(build)
