@@ -9,20 +9,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from fastapi import FastAPI
 
 from live.common.logs import JsonFormatter
 from live.common.observability import instrument, observability_of
 from live.common.server import running
-from live.common.settings import InstanceSettings
 from simulator.otlp import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, STATUS_ERROR
+from tests.live.pair import inventory_app, orders_app, settings
 
 pytestmark = pytest.mark.live
-
-
-def settings(tmp_path: Path, service: str) -> InstanceSettings:
-    return InstanceSettings(service=service, instance=f"{service}-1", state_dir=tmp_path)
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -43,35 +37,8 @@ def spans(path: Path) -> list[dict]:
     return found
 
 
-def stock_app(tmp_path: Path) -> web.Application:
-    async def item(request: web.Request) -> web.Response:
-        if request.match_info["sku"] == "broken":
-            raise web.HTTPInternalServerError(text="boom")
-        return web.json_response({"sku": request.match_info["sku"], "available": 3})
-
-    app = web.Application()
-    app.router.add_get("/inventory/items/{sku}", item)
-    instrument(app, settings(tmp_path, "inventory"))
-    return app
-
-
-def front_app(tmp_path: Path, stock_url: str) -> FastAPI:
-    app = FastAPI()
-    observed = instrument(app, settings(tmp_path, "orders"))
-
-    @app.get("/orders/check/{sku}")
-    async def check(sku: str) -> dict:
-        async with (
-            observed.client_session() as session,
-            session.get(f"{stock_url}/inventory/items/{sku}") as response,
-        ):
-            return {"upstream": response.status}
-
-    return app
-
-
 def test_probes_answer_and_readiness_follows_the_lifecycle(tmp_path: Path) -> None:
-    app = stock_app(tmp_path)
+    app = inventory_app(tmp_path)
     with running(app) as url:
         assert get(f"{url}/health")[0] == 200
         assert get(f"{url}/ready")[0] == 200
@@ -81,8 +48,8 @@ def test_probes_answer_and_readiness_follows_the_lifecycle(tmp_path: Path) -> No
 
 
 def test_one_trace_spans_both_services_and_metrics_count_by_route_template(tmp_path: Path) -> None:
-    stock = stock_app(tmp_path)
-    with running(stock) as stock_url, running(front_app(tmp_path, stock_url)) as front_url:
+    stock = inventory_app(tmp_path)
+    with running(stock) as stock_url, running(orders_app(tmp_path, stock_url)) as front_url:
         assert get(f"{front_url}/orders/check/sku-1") == (200, b'{"upstream":200}')
         assert get(f"{front_url}/orders/check/broken") == (200, b'{"upstream":500}')
         metrics = get(f"{stock_url}/metrics")[1].decode()
@@ -110,7 +77,7 @@ def test_one_trace_spans_both_services_and_metrics_count_by_route_template(tmp_p
 
 def test_a_caller_supplied_traceparent_is_continued(tmp_path: Path) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    with running(stock_app(tmp_path)) as url:
+    with running(inventory_app(tmp_path)) as url:
         request = urllib.request.Request(
             f"{url}/inventory/items/sku-1", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
         )
@@ -120,7 +87,7 @@ def test_a_caller_supplied_traceparent_is_continued(tmp_path: Path) -> None:
 
 
 def test_log_lines_are_json_with_the_current_trace(tmp_path: Path) -> None:
-    app = stock_app(tmp_path)
+    app = inventory_app(tmp_path)
     observed = observability_of(app)
     formatter = JsonFormatter("inventory", "inventory-1")
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "reserved %d", (3,), None)

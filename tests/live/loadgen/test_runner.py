@@ -14,6 +14,7 @@ from live.common.server import running
 from live.loadgen.outcomes import DROPPED
 from live.loadgen.runner import Limits, SetupError, run_load
 from live.loadgen.schedule import plan_load
+from tests.live.loadgen.actions import get, setup_with
 
 pytestmark = pytest.mark.live
 
@@ -32,22 +33,6 @@ def _app(arrivals: list[float] | None = None) -> web.Application:
     return app
 
 
-def _get(url: str):
-    async def action(session: aiohttp.ClientSession) -> int:
-        async with session.get(url) as response:
-            await response.read()
-            return response.status
-
-    return action
-
-
-def _setup(**actions):
-    async def setup(session: aiohttp.ClientSession):
-        return actions
-
-    return setup
-
-
 def test_a_slow_server_does_not_slow_the_schedule() -> None:
     """20 req/s against answers that take 500 ms: a closed loop with one client would manage 2 req/s;
     the open loop keeps sending 20 a second, ~10 in flight, and every latency is ~500 ms."""
@@ -55,7 +40,7 @@ def test_a_slow_server_does_not_slow_the_schedule() -> None:
     arrivals: list[float] = []
     with running(_app(arrivals)) as base:
         began = time.monotonic()
-        result = run_load(plan, _setup(slow=_get(f"{base}/slow?seconds=0.5")))
+        result = run_load(plan, setup_with(slow=get(f"{base}/slow?seconds=0.5")))
         elapsed = time.monotonic() - began
     frame = result.requests
     assert len(frame) == 39
@@ -80,7 +65,7 @@ def test_latency_counts_from_the_schedule_when_the_generator_lags() -> None:
     their latency includes that lag (a user would have been waiting since the scheduled moment)."""
 
     with running(_app()) as base:
-        fast = _get(f"{base}/slow?seconds=0")
+        fast = get(f"{base}/slow?seconds=0")
 
         async def stall(session: aiohttp.ClientSession) -> int:
             time.sleep(0.3)  # blocks the whole loop, the generator's schedule with it
@@ -88,7 +73,7 @@ def test_latency_counts_from_the_schedule_when_the_generator_lags() -> None:
 
         plan = plan_load("50/s", "1s", {"fast": 1.0}, process="constant")
         plan = type(plan)(plan.times, ("stall", *plan.actions[1:]), plan.horizon, plan.rate, plan.process)
-        result = run_load(plan, _setup(stall=stall, fast=fast))
+        result = run_load(plan, setup_with(stall=stall, fast=fast))
     frame = result.requests
     assert (frame["outcome"] == "ok").all()
     lag = frame["sent"] - frame["scheduled"]
@@ -104,7 +89,7 @@ def test_latency_counts_from_the_schedule_when_the_generator_lags() -> None:
 def test_max_in_flight_drops_instead_of_queueing() -> None:
     plan = plan_load("20/s", "0.5s", {"slow": 1.0}, process="constant")
     with running(_app()) as base:
-        result = run_load(plan, _setup(slow=_get(f"{base}/slow?seconds=1")), Limits(max_in_flight=3))
+        result = run_load(plan, setup_with(slow=get(f"{base}/slow?seconds=1")), Limits(max_in_flight=3))
     frame = result.requests
     assert len(frame) == 9
     sent, dropped = frame.iloc[:3], frame.iloc[3:]
@@ -121,7 +106,7 @@ def test_max_requests_bounds_the_run() -> None:
     plan = plan_load("200/s", "10s", {"fast": 1.0}, max_requests=25)
     with running(_app()) as base:
         began = time.monotonic()
-        result = run_load(plan, _setup(fast=_get(f"{base}/slow?seconds=0")))
+        result = run_load(plan, setup_with(fast=get(f"{base}/slow?seconds=0")))
         elapsed = time.monotonic() - began
     assert len(result.requests) == 25
     assert (result.requests["outcome"] == "ok").all()
@@ -132,7 +117,7 @@ def test_max_requests_bounds_the_run() -> None:
 def test_the_timeout_ends_a_request_and_counts_from_its_send() -> None:
     plan = plan_load("10/s", "0.3s", {"slow": 1.0}, process="constant")
     with running(_app()) as base:
-        result = run_load(plan, _setup(slow=_get(f"{base}/slow?seconds=1")), Limits(timeout=0.2))
+        result = run_load(plan, setup_with(slow=get(f"{base}/slow?seconds=1")), Limits(timeout=0.2))
     frame = result.requests
     assert len(frame) == 2
     assert (frame["outcome"] == "timeout").all()
@@ -145,7 +130,7 @@ def test_a_failing_action_is_a_row_not_a_crash() -> None:
     async def broken(session: aiohttp.ClientSession) -> int:
         raise KeyError("sku")
 
-    result = run_load(plan_load("20/s", "0.2s", {"broken": 1.0}), _setup(broken=broken))
+    result = run_load(plan_load("20/s", "0.2s", {"broken": 1.0}), setup_with(broken=broken))
     assert (result.requests["outcome"] == "error").all()
     assert result.requests["error"].eq("KeyError: 'sku'").all()
 
@@ -153,7 +138,7 @@ def test_a_failing_action_is_a_row_not_a_crash() -> None:
 def test_setup_problems_stop_the_run_before_it_sends() -> None:
     plan = plan_load("20/s", "0.2s", {"browse": 0.5, "order": 0.5}, seed=1)
     with pytest.raises(SetupError, match="does not provide: order"):
-        run_load(plan, _setup(browse=_get("http://127.0.0.1:9/")))
+        run_load(plan, setup_with(browse=get("http://127.0.0.1:9/")))
 
     async def unreachable(session: aiohttp.ClientSession):
         async with session.get("http://127.0.0.1:9/"):
@@ -182,7 +167,7 @@ def test_rows_are_in_schedule_order_with_the_documented_columns() -> None:
     async def ok(session: aiohttp.ClientSession) -> int:
         return 200
 
-    frame = run_load(plan, _setup(a=ok, b=ok)).requests
+    frame = run_load(plan, setup_with(a=ok, b=ok)).requests
     assert list(frame.columns) == [
         "request",
         "action",
@@ -204,7 +189,7 @@ def test_the_progress_bar_counts_every_request(capsys: pytest.CaptureFixture[str
         return 200
 
     plan = plan_load("100/s", "0.3s", {"ok": 1.0}, process="constant")
-    run_load(plan, _setup(ok=ok), progress=True)
+    run_load(plan, setup_with(ok=ok), progress=True)
     assert f"{len(plan)}/{len(plan)}" in capsys.readouterr().err
-    run_load(plan, _setup(ok=ok))
+    run_load(plan, setup_with(ok=ok))
     assert capsys.readouterr().err == ""

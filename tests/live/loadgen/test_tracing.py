@@ -18,26 +18,11 @@ from live.loadgen.runner import Limits, run_load
 from live.loadgen.schedule import plan_load
 from live.loadgen.tracing import span_of, write_spans
 from live.traceview import load_traces, pick_trace, trace_data
+from tests.live.loadgen.actions import get, setup_with
 
 pytestmark = pytest.mark.live
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-[0-9a-f]{16}-01$")
-
-
-def _get(url: str):
-    async def action(session: aiohttp.ClientSession) -> int:
-        async with session.get(url) as response:
-            await response.read()
-            return response.status
-
-    return action
-
-
-def _setup(**actions):
-    async def setup(session: aiohttp.ClientSession):
-        return actions
-
-    return setup
 
 
 def test_each_request_carries_the_traceparent_its_row_names() -> None:
@@ -50,7 +35,7 @@ def test_each_request_carries_the_traceparent_its_row_names() -> None:
     app = web.Application()
     app.router.add_get("/", record)
     with running(app) as base:
-        result = run_load(plan_load("100/s", "0.3s", {"get": 1.0}, seed=1), _setup(get=_get(base)))
+        result = run_load(plan_load("100/s", "0.3s", {"get": 1.0}, seed=1), setup_with(get=get(base)))
     frame = result.requests
     matches = [TRACEPARENT.match(header) for header in seen]
     assert all(matches)
@@ -64,7 +49,7 @@ def test_a_dropped_request_has_no_trace() -> None:
         return 200
 
     plan = plan_load("100/s", "0.1s", {"slow": 1.0}, process="constant")
-    frame = run_load(plan, _setup(slow=slow), Limits(max_in_flight=1)).requests
+    frame = run_load(plan, setup_with(slow=slow), Limits(max_in_flight=1)).requests
     assert re.fullmatch(r"[0-9a-f]{32}", frame["trace_id"].iloc[0])
     assert (frame["outcome"].iloc[1:] == "dropped_by_generator").all()
     assert (frame["trace_id"].iloc[1:] == "").all()
@@ -83,7 +68,7 @@ def test_the_row_of_a_request_leads_to_its_spans(tmp_path: Path) -> None:
     began = time.time_ns()
     with running(app) as base:
         plan = plan_load("50/s", "0.3s", {"get": 1.0}, seed=2)
-        result = run_load(plan, _setup(get=_get(f"{base}/inventory/items")))
+        result = run_load(plan, setup_with(get=get(f"{base}/inventory/items")))
     frame = result.requests
     assert began <= result.started_ns <= time.time_ns()
     slowest = frame.loc[frame["latency"].idxmax(), "trace_id"]

@@ -6,49 +6,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from fastapi import FastAPI
 
-from live.common.observability import instrument
 from live.common.server import running
-from live.common.settings import InstanceSettings
 from live.traceview import load_traces, pick_trace, trace_data
-
-
-def _settings(state_dir: Path, service: str) -> InstanceSettings:
-    return InstanceSettings(service=service, instance=f"{service}-1", state_dir=state_dir)
-
-
-def _inventory(state_dir: Path) -> web.Application:
-    async def item(request: web.Request) -> web.Response:
-        return web.json_response({"sku": request.match_info["sku"]})
-
-    app = web.Application()
-    app.router.add_get("/inventory/items/{sku}", item)
-    instrument(app, _settings(state_dir, "inventory"))
-    return app
-
-
-def _orders(state_dir: Path, inventory_url: str) -> FastAPI:
-    app = FastAPI()
-    observed = instrument(app, _settings(state_dir, "orders"))
-
-    @app.get("/orders/check/{sku}")
-    async def check(sku: str) -> dict:
-        async with (
-            observed.client_session() as session,
-            session.get(f"{inventory_url}/inventory/items/{sku}") as response,
-        ):
-            return {"upstream": response.status}
-
-    return app
+from tests.live.pair import inventory_app, orders_app
 
 
 @pytest.mark.live
 def test_a_request_across_two_services_is_one_tree(tmp_path: Path) -> None:
     with (
-        running(_inventory(tmp_path)) as inventory_url,
-        running(_orders(tmp_path, inventory_url)) as orders_url,
+        running(inventory_app(tmp_path)) as inventory_url,
+        running(orders_app(tmp_path, inventory_url)) as orders_url,
     ):
         with urllib.request.urlopen(f"{orders_url}/orders/check/sku-1", timeout=5) as response:
             assert response.status == 200
