@@ -157,7 +157,11 @@ def serve_from_env(build: Callable[[InstanceSettings], Any]) -> None:
 
 
 def serve(app: Any, settings: InstanceSettings, grace: float = GRACE_SECONDS) -> None:
-    """Run ``app`` as this process's whole life (see the module docstring); returns after a clean stop."""
+    """Run ``app`` as this process's whole life (see the module docstring); returns after a clean stop.
+
+    Draining waits for the requests :func:`~live.common.observability.instrument` counts: serve an
+    instrumented app (as :func:`serve_from_env` does).
+    """
     asyncio.run(_serve(app, settings, grace))
 
 

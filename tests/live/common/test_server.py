@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import threading
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -12,6 +17,7 @@ from fastapi import FastAPI
 
 from live.common.lifecycle import lifecycle_of
 from live.common.server import running
+from tests.live.http import call
 
 pytestmark = pytest.mark.live
 
@@ -61,3 +67,46 @@ def test_an_app_that_fails_to_start_raises_in_the_caller() -> None:
     app.on_startup.append(broken)
     with pytest.raises(RuntimeError, match="no database"), running(app):
         pass
+
+
+SLOW_SERVICE = """
+import asyncio, sys
+from pathlib import Path
+from aiohttp import web
+from live.common.observability import instrument
+from live.common.server import serve
+from live.common.settings import InstanceSettings
+
+async def slow(request):
+    await asyncio.sleep(1.0)
+    return web.json_response({"done": True})
+
+app = web.Application()
+app.router.add_get("/slow", slow)
+settings = InstanceSettings("slow", "slow-1", Path(sys.argv[1]))
+instrument(app, settings)
+serve(app, settings, grace=5.0)
+"""
+
+
+def test_sigterm_lets_the_request_in_progress_finish_and_refuses_readiness_meanwhile(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", SLOW_SERVICE, str(tmp_path)])
+    run_file = tmp_path / "run" / "slow-1.json"
+    try:
+        deadline = time.monotonic() + 20
+        while not run_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = json.loads(run_file.read_text())["url"]
+        answers = []
+        request = threading.Thread(target=lambda: answers.append(call("GET", f"{url}/slow")))
+        request.start()
+        time.sleep(0.3)  # the request is inside the handler now
+        child.terminate()
+        time.sleep(0.2)
+        assert call("GET", f"{url}/ready").status == 503  # draining: still answering, not ready
+        request.join(timeout=10)
+        assert [answer.status for answer in answers] == [200]
+        assert child.wait(timeout=10) == 0
+        assert not run_file.exists()
+    finally:
+        child.kill()

@@ -137,3 +137,24 @@ def test_a_test_process_that_dies_takes_its_stack_with_it(tmp_path: Path) -> Non
         assert not any(bound(item["port"]) for item in state["instances"])
     finally:
         runner.kill()
+
+
+def test_ctrl_c_during_live_up_leaves_nothing_behind(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "import servicelab_cli; servicelab_cli.main()", "live", "up"]
+    up = subprocess.Popen([*command, "--state-dir", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    logs = tmp_path / "logs"
+    deadline = time.monotonic() + 20
+    while len(list(logs.glob("*.log"))) < len(SERVICES) and time.monotonic() < deadline:
+        time.sleep(0.02)  # every instance has been started, none is ready yet (or only just)
+    started = [
+        process.pid
+        for process in psutil.process_iter(["environ"])
+        if (process.info["environ"] or {}).get("SERVICELAB_STATE_DIR") == str(tmp_path.resolve())
+    ]
+    up.send_signal(signal.SIGINT)
+    _, stderr = up.communicate(timeout=30)
+    assert len(started) == len(SERVICES)
+    assert up.returncode != 0
+    assert "Traceback" not in stderr
+    assert gone(started, within=10)
+    assert not (tmp_path / "state.json").exists()
