@@ -3,6 +3,9 @@
 Clients (the gateway, the load generator, a learner with curl) read the same JSON whichever service
 refused them. FastAPI's own ``{"detail": ...}`` bodies are rewritten to it; a validation error lists
 each problem as ``location: message`` (``body.items.0.quantity: Input should be greater than 0``).
+The app's OpenAPI document says so too: FastAPI's ``HTTPValidationError`` schema, which every
+operation's 422 answer refers to, is replaced by :data:`VALIDATION_ERROR_SCHEMA`, so a client
+generated from the document (or a schemathesis run) expects the body the service really sends.
 """
 
 from __future__ import annotations
@@ -12,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["error_body", "install_json_errors", "validation_problems"]
+__all__ = ["VALIDATION_ERROR_SCHEMA", "error_body", "install_json_errors", "validation_problems"]
+
+VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ValidationError",
+    "type": "object",
+    "required": ["error", "status", "problems"],
+    "properties": {
+        "error": {"type": "string", "description": "every problem, in one sentence"},
+        "status": {"type": "integer", "enum": [422]},
+        "problems": {"type": "array", "items": {"type": "string"}, "description": "`location: message` each"},
+    },
+}
 
 
 def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
@@ -26,7 +40,10 @@ def validation_problems(errors: list[dict[str, Any]]) -> list[str]:
 
 
 def install_json_errors(app: FastAPI) -> None:
-    """Answer HTTP and validation errors of ``app`` in the common error shape."""
+    """Answer HTTP and validation errors of ``app`` in the common error shape (once: later calls no-op)."""
+    if getattr(app.state, "json_errors", False):
+        return
+    app.state.json_errors = True
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -45,3 +62,15 @@ def install_json_errors(app: FastAPI) -> None:
 
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+                schemas.pop("ValidationError", None)  # only FastAPI's HTTPValidationError used it
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -29,6 +29,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from starlette.requests import Request  # FastAPI's own types, without importing FastAPI (its routes
+from starlette.responses import JSONResponse, Response  # resolve annotations in this module's names)
 
 from live.common.lifecycle import Lifecycle, lifecycle_of
 from live.common.metrics import CONTENT_TYPE, Metrics
@@ -181,9 +183,6 @@ def _ready_body(lifecycle: Lifecycle) -> tuple[dict[str, object], int]:
 
 
 def _instrument_fastapi(app: Any, observed: Observability) -> None:
-    from fastapi import Request, Response
-    from fastapi.responses import JSONResponse
-
     from live.common.errors import install_json_errors
 
     app.state.observability = observed

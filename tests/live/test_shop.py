@@ -141,3 +141,15 @@ def test_scaled_orders_share_the_load_and_survive_a_killed_instance(stack: Stack
     assert failures == 0  # the gateway retried the idempotent creates on a live instance
     for _ in range(10):
         assert place(stack, token).status == 201
+
+
+def test_every_service_serves_its_openapi_document(stack: Stack) -> None:
+    for service in ("registry", "users", "inventory", "orders"):
+        record = stack.state.of(service)[0]
+        document = call("GET", f"{record.url}/openapi.json")
+        assert document.status == 200, (service, document.body)
+        assert document.body["openapi"].startswith("3.")
+        assert document.body["paths"], service
+        schemas = document.body.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:  # FastAPI services: the 422 body they really send
+            assert schemas["HTTPValidationError"]["required"] == ["error", "status", "problems"]
