@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -35,7 +35,9 @@ from live.common.observability import instrument, observability_of
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
 from live.common.sockets import bind_loopback, inherited
-from live.mesh.guard import AsgiGuard, MeshServer, aiohttp_guard, mesh_server
+
+if TYPE_CHECKING:
+    from live.mesh.guard import MeshServer
 
 __all__ = ["GRACE_SECONDS", "running", "serve", "serve_from_env"]
 
@@ -62,6 +64,7 @@ class _AsgiListener:
             from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
             from live.mesh.asgi_tls import with_tls_extension
+            from live.mesh.guard import AsgiGuard
 
             app = AsgiGuard(app, mesh)
             tls = {
@@ -96,6 +99,8 @@ class _AsgiListener:
 class _AiohttpListener:
     def __init__(self, app: web.Application, grace: float, mesh: MeshServer | None) -> None:
         if mesh is not None:
+            from live.mesh.guard import aiohttp_guard
+
             app.middlewares.insert(0, aiohttp_guard(mesh))
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=grace)
         self.ssl_context = mesh.context if mesh is not None else None
@@ -201,7 +206,12 @@ async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
     lifecycle = lifecycle_of(app)
     sock = bind_loopback() if settings.listen_fd is None else inherited(settings.listen_fd)
     port = sock.getsockname()[1]
-    listener = _listener(app, grace, mesh_server(settings))
+    mesh = None
+    if settings.serves_mtls:  # imported only then: cryptography and the policy's parsing are not free
+        from live.mesh.guard import mesh_server
+
+        mesh = mesh_server(settings)
+    listener = _listener(app, grace, mesh)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -18,7 +18,6 @@ import datetime
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -27,22 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from live.common.settings import HOST, write_secret
+from live.mesh.files import CA_FILE, MeshFiles, mesh_files
 
-__all__ = [
-    "CA_FILE",
-    "TRUST_DOMAIN",
-    "VALIDITY",
-    "MeshFiles",
-    "identity_of",
-    "identity_uri",
-    "issue_mesh",
-    "mesh_files",
-]
+__all__ = ["CA_FILE", "TRUST_DOMAIN", "VALIDITY", "identity_of", "identity_uri", "issue_mesh", "mesh_files"]
 
 TRUST_DOMAIN = "servicelab.local"
 VALIDITY = datetime.timedelta(days=7)
 """How long a stack's certificates are good for (``live up`` issues new ones every time)."""
-CA_FILE = "mesh-ca.crt"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PREFIX = f"spiffe://{TRUST_DOMAIN}/service/"
 
@@ -62,21 +52,6 @@ def identity_of(certificate: x509.Certificate) -> str | None:
         if uri.startswith(_PREFIX) and _NAME.match(uri[len(_PREFIX) :]):
             return uri[len(_PREFIX) :]
     return None
-
-
-@dataclass(frozen=True)
-class MeshFiles:
-    """Where the trust anchor and one identity's certificate and key are."""
-
-    ca: Path
-    certificate: Path
-    key: Path
-
-
-def mesh_files(state_dir: Path, identity: str) -> MeshFiles:
-    """The files of ``identity`` in a stack's state folder (they may not exist)."""
-    secrets = state_dir / "secrets"
-    return MeshFiles(secrets / CA_FILE, secrets / f"mesh-{identity}.crt", secrets / f"mesh-{identity}.key")
 
 
 def _pem(certificate: x509.Certificate) -> str:

@@ -13,10 +13,8 @@ import functools
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-
 from live.common.settings import InstanceSettings
-from live.mesh.certs import identity_of, mesh_files
+from live.mesh.files import mesh_files
 
 __all__ = [
     "MeshTlsError",
@@ -61,6 +59,10 @@ def client_context(state_dir: Path, identity: str) -> ssl.SSLContext:
 @functools.lru_cache(maxsize=64)
 def identity_of_der(der: bytes) -> str | None:
     """The mesh identity in a DER certificate (parsed once per distinct certificate: a stack has few)."""
+    from cryptography import x509  # only mesh servers parse certificates: clients stay light
+
+    from live.mesh.certs import identity_of
+
     return identity_of(x509.load_der_x509_certificate(der))
 
 

@@ -34,8 +34,6 @@ from typing import Any, Protocol
 
 from live.common.settings import HOST, InstanceSettings, write_secret
 from live.common.sockets import bind_loopback
-from live.mesh.policy import MeshPolicyError
-from live.mesh.setup import prepare_mesh
 from live.mesh.tls import MeshTlsError, client_context
 from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
@@ -287,6 +285,9 @@ class Stack:
         self.state.options["mtls"] = self.mtls
         self._probe_context = None
         if self.mtls:
+            from live.mesh.policy import MeshPolicyError  # cryptography and pydantic: only for a mesh
+            from live.mesh.setup import prepare_mesh
+
             try:
                 prepare_mesh(self.state_dir, SERVICES, self.mesh_policy)
             except MeshPolicyError as error:
