@@ -22,8 +22,8 @@ from aiohttp import web
 
 from live.common.errors import error_body
 from live.common.settings import InstanceSettings
-from live.mesh.policy import MeshPolicy, load_policy, policy_file
-from live.mesh.tls import identity_of_der, peer_identity, server_context
+from live.mesh.policy import MeshPolicy, MeshPolicyError, load_policy, policy_file
+from live.mesh.tls import MeshTlsError, identity_of_der, peer_identity, server_context
 
 __all__ = ["AsgiGuard", "MeshServer", "aiohttp_guard", "mesh_server"]
 
@@ -49,12 +49,14 @@ class MeshServer:
         return reason
 
 
-def mesh_server(settings: InstanceSettings) -> MeshServer | None:
-    """The mesh side of a process that serves mutual TLS; None for plain HTTP (no mesh, or the edge)."""
-    if not settings.serves_mtls:
-        return None
-    policy = load_policy(policy_file(settings.state_dir))
-    return MeshServer(server_context(settings.state_dir, settings.service), policy, settings.service)
+def mesh_server(settings: InstanceSettings) -> MeshServer:
+    """The mesh side of a process that serves mutual TLS (``settings.serves_mtls``), from the state
+    folder; without a usable policy or certificate the process exits, saying which and where."""
+    try:
+        policy = load_policy(policy_file(settings.state_dir))
+        return MeshServer(server_context(settings.state_dir, settings.service), policy, settings.service)
+    except (MeshPolicyError, MeshTlsError) as error:
+        raise SystemExit(str(error)) from None
 
 
 def aiohttp_guard(mesh: MeshServer) -> Callable[..., Awaitable[web.StreamResponse]]:
