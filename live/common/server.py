@@ -59,21 +59,19 @@ class _AsgiListener:
     def __init__(self, app: Any, grace: float, mesh: MeshServer | None) -> None:
         import uvicorn  # only ASGI processes pay for it
 
-        tls: dict[str, Any] = {}
-        if mesh is not None:  # the guard in front, the peer's certificate in each scope, a TLS socket
+        protocol: dict[str, Any] = {}
+        if mesh is not None:  # the guard in front, the peer's certificate in each scope (the TLS: start)
             from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
             from live.mesh.asgi_tls import with_tls_extension
             from live.mesh.guard import AsgiGuard
 
             app = AsgiGuard(app, mesh)
-            tls = {
-                "http": with_tls_extension(AutoHTTPProtocol),
-                "ssl_context_factory": lambda config, default: mesh.context,
-            }
+            protocol = {"http": with_tls_extension(AutoHTTPProtocol)}
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=grace, **tls
+            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=grace, **protocol
         )
+        self.ssl_context = mesh.context if mesh is not None else None
         self.server = uvicorn.Server(config)
         self.sockets: list[socket.socket] = []
         self.ticking: asyncio.Task[None] | None = None
@@ -83,6 +81,8 @@ class _AsgiListener:
         config = self.server.config
         if not config.loaded:
             config.load()
+        if self.ssl_context is not None:
+            config.ssl = self.ssl_context  # what uvicorn's startup hands to create_server with our socket
         self.server.lifespan = config.lifespan_class(config)  # what uvicorn's serve() does first
         await self.server.startup(sockets=self.sockets)
         if self.server.should_exit:
