@@ -72,6 +72,12 @@ def up(
         Path | None, typer.Option(help="The gateway's routes and policies (YAML); default: the bundled one.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every instance to be ready.")] = 10.0,
+    mtls: Annotated[
+        bool, typer.Option(help="Mutual TLS between services, and the mesh access policy enforced.")
+    ] = False,
+    mesh_policy: Annotated[
+        Path | None, typer.Option(help="With --mtls: who may call whom (YAML); default: the bundled one.")
+    ] = None,
 ) -> None:
     """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
     try:
@@ -80,7 +86,13 @@ def up(
         _fail(str(error))
     if gateway_config is not None and not gateway_config.is_file():
         _fail(f"--gateway-config: no file {gateway_config}")
-    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE)
+    if mesh_policy is not None and not mtls:
+        _fail("--mesh-policy: only with --mtls")
+    if mesh_policy is not None and not mesh_policy.is_file():
+        _fail(f"--mesh-policy: no file {mesh_policy}")
+    stack = Stack(
+        state_dir, gateway_config=gateway_config, prepare=PREPARE, mtls=mtls, mesh_policy=mesh_policy
+    )
     try:
         with console.status("starting the stack..."):
             state = stack.up(counts, timeout=timeout)

@@ -21,8 +21,8 @@ class InstanceInfo:
 
     @property
     def url(self) -> str:
-        """The instance's base URL, ``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        """The instance's base URL, ``http://host:port`` (``https`` when it registered that scheme: mTLS)."""
+        return f"{self.metadata.get('scheme', 'http')}://{self.host}:{self.port}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,8 @@
 
 :meth:`Observability.client_session` is the aiohttp client every outgoing call uses: each request
 gets a CLIENT span (a child of the current server span) and carries its ``traceparent``, so a
-request's spans across gateway, orders and inventory form one tree.
+request's spans across gateway, orders and inventory form one tree; under mTLS its connections present
+the process's mesh certificate (:meth:`Observability.connector`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from live.common.metrics import CONTENT_TYPE, Metrics
 from live.common.settings import InstanceSettings
 from live.common.tracing import extract as extract_context
 from live.common.tracing import inject, make_tracer
+from live.mesh.tls import client_ssl
 
 __all__ = ["PROBES", "Observability", "instrument", "observability_of"]
 
@@ -57,8 +59,17 @@ class Observability:
     tracer: Tracer
     lifecycle: Lifecycle
 
+    def connector(self, **kwargs: Any) -> aiohttp.TCPConnector:
+        """A connector for outgoing calls: TLS with this process's mesh certificate when mTLS is on."""
+        return aiohttp.TCPConnector(ssl=client_ssl(self.settings), **kwargs)
+
     def client_session(self, **kwargs: Any) -> aiohttp.ClientSession:
-        """An aiohttp client whose requests are traced (CLIENT spans) and carry ``traceparent``."""
+        """An aiohttp client whose requests are traced (CLIENT spans) and carry ``traceparent``.
+
+        Without a ``connector`` argument it gets :meth:`connector` (mesh-aware).
+        """
+        if "connector" not in kwargs:
+            kwargs["connector"] = self.connector()
         tracing = aiohttp.TraceConfig()
         tracer = self.tracer
 

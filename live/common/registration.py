@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 
-from live.common.registry_client import RegistryClient, RegistryError
+from live.common.registry_client import RegistryError, registry_client_for
 from live.common.settings import HOST, InstanceSettings
 
 __all__ = ["Registration"]
@@ -27,15 +27,14 @@ class Registration:
         self.settings = settings
         self.port = port
         self.patience = patience
-        self.client = (
-            RegistryClient(settings.registry_url, settings.registry_token) if settings.registry_url else None
-        )
+        self.client = registry_client_for(settings) if settings.registry_url else None
         self._beating: asyncio.Task[None] | None = None
 
     async def _register(self) -> float:
         assert self.client is not None
         settings = self.settings
-        return await self.client.register(settings.service, settings.instance, HOST, self.port)
+        metadata = {"scheme": settings.scheme} if settings.serves_mtls else {}  # callers dial https
+        return await self.client.register(settings.service, settings.instance, HOST, self.port, metadata)
 
     async def start(self) -> None:
         """Register (retrying while the registry comes up, for ``patience`` seconds), then heartbeat."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from ssl import SSLContext
 from typing import Any
 
 import aiohttp
@@ -20,9 +21,10 @@ from live.common.discovery import Instances
 from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
 from live.common.settings import InstanceSettings
+from live.mesh.tls import client_ssl
 from patterns.balancing import NoHealthyInstance, Policy, RoundRobin
 
-__all__ = ["Discovery", "RegistryClient", "RegistryError", "discovery_for"]
+__all__ = ["Discovery", "RegistryClient", "RegistryError", "discovery_for", "registry_client_for"]
 
 
 class RegistryError(RuntimeError):
@@ -30,18 +32,25 @@ class RegistryError(RuntimeError):
 
 
 class RegistryClient:
-    """The registry's HTTP API: register, heartbeat, deregister (token needed) and lookup."""
+    """The registry's HTTP API: register, heartbeat, deregister (token needed) and lookup.
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 2.0) -> None:
+    ``ssl`` is aiohttp's argument: a client context presenting the caller's mesh certificate under mTLS.
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, timeout: float = 2.0, ssl: SSLContext | bool = True
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.ssl = ssl
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            connector = aiohttp.TCPConnector(ssl=self.ssl)
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
         return self._session
 
     async def close(self) -> None:
@@ -136,14 +145,19 @@ class Discovery:
         self.cached.invalidate(service)
 
 
+def registry_client_for(settings: InstanceSettings) -> RegistryClient:
+    """The registry client of a stack process: its registry, its token, its mesh identity if any."""
+    if settings.registry_url is None:
+        raise ValueError(f"{settings.instance} has no registry URL (SERVICELAB_REGISTRY_URL)")
+    return RegistryClient(settings.registry_url, settings.registry_token, ssl=client_ssl(settings))
+
+
 def discovery_for(
     settings: InstanceSettings,
     policy_factory: Callable[[], Policy] = RoundRobin,
     refresh_interval: float = 1.0,
 ) -> Discovery:
     """The Discovery a stack process uses: its registry, and the proxies of its edges if any."""
-    if settings.registry_url is None:
-        raise ValueError(f"{settings.instance} has no registry URL (SERVICELAB_REGISTRY_URL)")
-    client = RegistryClient(settings.registry_url, settings.registry_token)
+    client = registry_client_for(settings)
     edges = EdgeMap(settings.state_dir, settings.service)
     return Discovery(client, policy_factory, refresh_interval, edges=edges)

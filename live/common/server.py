@@ -8,8 +8,10 @@ the server starts, so the port is known without a race and nothing ever listens 
 handed down, or one of its own), write ``run/<instance>.json`` (so the
 supervisor learns the port), register with the registry and heartbeat, become ready; on SIGTERM or
 SIGINT (or when the watched parent process is gone) stop being ready, deregister, let the requests in
-progress finish (up to ``grace`` seconds) and close. :func:`running` is the test fixture's version:
-the app in a thread of this process, stopped when the ``with`` block ends, whatever happens in it.
+progress finish (up to ``grace`` seconds) and close. With the mesh on (``settings.serves_mtls``) the
+socket speaks mutual TLS and the mesh policy guards the app (:mod:`live.mesh.guard`). :func:`running`
+is the test fixture's version: the app in a thread of this process, stopped when the ``with`` block
+ends, whatever happens in it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -33,6 +35,9 @@ from live.common.observability import instrument, observability_of
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
 from live.common.sockets import bind_loopback, inherited
+
+if TYPE_CHECKING:
+    from live.mesh.guard import MeshServer
 
 __all__ = ["GRACE_SECONDS", "running", "serve", "serve_from_env"]
 
@@ -51,12 +56,22 @@ class _Listener(Protocol):
 class _AsgiListener:
     """uvicorn serving an ASGI app; signals are left to :func:`serve` (uvicorn's own handlers are unused)."""
 
-    def __init__(self, app: Any, grace: float) -> None:
+    def __init__(self, app: Any, grace: float, mesh: MeshServer | None) -> None:
         import uvicorn  # only ASGI processes pay for it
 
+        protocol: dict[str, Any] = {}
+        if mesh is not None:  # the guard in front, the peer's certificate in each scope (the TLS: start)
+            from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+            from live.mesh.asgi_tls import with_tls_extension
+            from live.mesh.guard import AsgiGuard
+
+            app = AsgiGuard(app, mesh)
+            protocol = {"http": with_tls_extension(AutoHTTPProtocol)}
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=grace
+            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=grace, **protocol
         )
+        self.ssl_context = mesh.context if mesh is not None else None
         self.server = uvicorn.Server(config)
         self.sockets: list[socket.socket] = []
         self.ticking: asyncio.Task[None] | None = None
@@ -66,6 +81,8 @@ class _AsgiListener:
         config = self.server.config
         if not config.loaded:
             config.load()
+        if self.ssl_context is not None:
+            config.ssl = self.ssl_context  # what uvicorn's startup hands to create_server with our socket
         self.server.lifespan = config.lifespan_class(config)  # what uvicorn's serve() does first
         await self.server.startup(sockets=self.sockets)
         if self.server.should_exit:
@@ -80,21 +97,26 @@ class _AsgiListener:
 
 
 class _AiohttpListener:
-    def __init__(self, app: web.Application, grace: float) -> None:
+    def __init__(self, app: web.Application, grace: float, mesh: MeshServer | None) -> None:
+        if mesh is not None:
+            from live.mesh.guard import aiohttp_guard
+
+            app.middlewares.insert(0, aiohttp_guard(mesh))
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=grace)
+        self.ssl_context = mesh.context if mesh is not None else None
 
     async def start(self, sock: socket.socket) -> None:
         await self.runner.setup()
-        await web.SockSite(self.runner, sock).start()
+        await web.SockSite(self.runner, sock, ssl_context=self.ssl_context).start()
 
     async def stop(self) -> None:
         await self.runner.cleanup()
 
 
-def _listener(app: Any, grace: float) -> _Listener:
+def _listener(app: Any, grace: float, mesh: MeshServer | None = None) -> _Listener:
     if isinstance(app, web.Application):
-        return _AiohttpListener(app, grace)
-    return _AsgiListener(app, grace)
+        return _AiohttpListener(app, grace, mesh)
+    return _AsgiListener(app, grace, mesh)
 
 
 @contextlib.contextmanager
@@ -184,14 +206,19 @@ async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
     lifecycle = lifecycle_of(app)
     sock = bind_loopback() if settings.listen_fd is None else inherited(settings.listen_fd)
     port = sock.getsockname()[1]
-    listener = _listener(app, grace)
+    mesh = None
+    if settings.serves_mtls:  # imported only then: cryptography and the policy's parsing are not free
+        from live.mesh.guard import mesh_server
+
+        mesh = mesh_server(settings)
+    listener = _listener(app, grace, mesh)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await listener.start(sock)
     run_file = settings.run_file
-    url = f"http://{HOST}:{port}"
+    url = f"{settings.scheme}://{HOST}:{port}"
     record = {"service": settings.service, "instance": settings.instance, "pid": os.getpid(), "port": port}
     partial = run_file.with_suffix(".tmp")  # written whole, then renamed: a reader never sees half
     partial.write_text(json.dumps({**record, "url": url}), encoding="utf-8")

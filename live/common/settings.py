@@ -8,6 +8,9 @@ folder it names, so that nothing secret travels on a command line:
       state.json               the supervisor's record: instances, pids, ports, URLs
       secrets/registry-token   the token registry writes need (0600, generated at ``live up``)
       secrets/jwt-private.pem  the users service's signing key (0600, generated at ``live up``)
+      secrets/mesh-*           with ``live up --mtls``: the mesh CA's certificate, and a certificate and
+                               key per identity (0600, issued at ``live up``; see live.mesh.certs)
+      mesh-policy.yaml         with ``live up --mtls``: who may call whom (see live.mesh.policy)
       run/<instance>.json      written by each process once it listens: service, instance, pid, port, url
       logs/<instance>.log      the process's JSON log lines (stdout and stderr)
       traces/<instance>.jsonl  its spans, one OTLP/JSON document per line
@@ -19,7 +22,9 @@ the process exits when that process is gone, so a test that dies cannot leave or
 ``SERVICELAB_CONFIG_FILE`` (optional: a YAML file the service reads, such as the gateway's routes)
 and ``SERVICELAB_LISTEN_FD`` (optional: an inherited listening socket to serve on, bound by the
 supervisor so that it knows every port before any process starts; without it the process binds
-127.0.0.1 on an ephemeral port itself).
+127.0.0.1 on an ephemeral port itself) and ``SERVICELAB_MTLS`` (``1``: the stack runs as a mesh with
+mutual TLS -- the process serves HTTPS demanding a client certificate, enforces the mesh policy and
+calls other services with its own certificate; only the gateway's public side stays plain HTTP).
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["HOST", "InstanceSettings", "read_secret", "write_secret"]
+__all__ = ["HOST", "MESH_EDGE", "InstanceSettings", "read_secret", "write_secret"]
 
 HOST = "127.0.0.1"
 """Every live server binds here and only here."""
+
+MESH_EDGE = frozenset({"gateway"})
+"""Services whose own port faces clients outside the mesh: plain HTTP even with mTLS on (their calls to
+the services behind them still use mTLS)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class InstanceSettings:
     parent_pid: int | None = None
     config_file: Path | None = None
     listen_fd: int | None = None
+    mtls: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceSettings:
@@ -63,6 +73,7 @@ class InstanceSettings:
             parent_pid=int(parent) if parent else None,
             config_file=Path(config) if config else None,
             listen_fd=int(listen_fd) if listen_fd else None,
+            mtls=env.get("SERVICELAB_MTLS") == "1",
         )
 
     def environ(self) -> dict[str, str]:
@@ -80,7 +91,19 @@ class InstanceSettings:
             env["SERVICELAB_CONFIG_FILE"] = str(self.config_file)
         if self.listen_fd is not None:
             env["SERVICELAB_LISTEN_FD"] = str(self.listen_fd)
+        if self.mtls:
+            env["SERVICELAB_MTLS"] = "1"
         return env
+
+    @property
+    def serves_mtls(self) -> bool:
+        """Whether this process's own port speaks mutual TLS (the mesh is on and it is not the edge)."""
+        return self.mtls and self.service not in MESH_EDGE
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the process serves mutual TLS, else ``http``."""
+        return "https" if self.serves_mtls else "http"
 
     def path(self, *parts: str) -> Path:
         """A path inside the state folder, its parent folder created."""

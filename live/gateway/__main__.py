@@ -14,7 +14,7 @@ from aiohttp import web
 from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
 from live.common.observability import instrument
-from live.common.registry_client import RegistryClient
+from live.common.registry_client import registry_client_for
 from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
 from live.gateway.app import GATEWAY, create_app
@@ -29,7 +29,7 @@ def build(settings: InstanceSettings) -> web.Application:
         raise SystemExit(1) from None
     if not settings.registry_url:
         raise SystemExit("the gateway finds services through the registry: set SERVICELAB_REGISTRY_URL")
-    registry = RegistryClient(settings.registry_url, settings.registry_token)
+    registry = registry_client_for(settings)
     edges = EdgeMap(settings.state_dir, settings.service)
 
     async def discover(service: str) -> list[InstanceInfo]:

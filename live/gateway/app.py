@@ -101,14 +101,16 @@ class _Gateway:
 
     async def client_session(self, app: web.Application) -> AsyncIterator[None]:
         """Open the HTTP client to the services (no cookie jar: nothing of one client leaks to another)."""
-        try:  # instrumented (live.common.observability): outgoing calls get CLIENT spans and traceparent
-            make_session: Callable[..., aiohttp.ClientSession] = observability_of(app).client_session
+        make_session: Callable[..., aiohttp.ClientSession]
+        try:  # instrumented (live.common.observability): CLIENT spans, traceparent, the mesh certificate
+            observed = observability_of(app)
+            make_session, connector = observed.client_session, observed.connector(limit=0)
         except LookupError:
-            make_session = aiohttp.ClientSession
+            make_session, connector = aiohttp.ClientSession, aiohttp.TCPConnector(limit=0)
         session = make_session(
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
-            connector=aiohttp.TCPConnector(limit=0),
+            connector=connector,
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
         self.forwarder = Forwarder(session, self.instances, self.state.clock)

@@ -7,7 +7,9 @@ Two background loops keep the catalogue true: a sweep evicts instances whose lea
 processes), and an active health check probes every instance's ``/ready`` and reports PASSING,
 WARNING or CRITICAL through :class:`patterns.registry.HealthCheck`; lookups (``GET
 /services/{service}``, open to all) list only routable instances. Every registered address must be
-on loopback: the registry never points callers anywhere else.
+on loopback: the registry never points callers anywhere else. An instance that registers with
+``metadata.scheme = https`` (a mesh server under mTLS) is listed and probed over https, the probes
+presenting the registry's own mesh certificate (``client_ssl``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Annotated, Any
 
 import aiohttp
@@ -75,11 +78,15 @@ def _describe(registry: Registry, instance: Instance) -> dict[str, Any]:
         "instance": instance.instance_id,
         "host": host,
         "port": port,
-        "url": f"http://{instance.address}",
+        "url": f"{_scheme(instance)}://{instance.address}",
         "metadata": dict(instance.metadata),
         "health": str(registry.health(instance.service, instance.instance_id)),
         "note": registry.note(instance.service, instance.instance_id),
     }
+
+
+def _scheme(instance: Instance) -> str:
+    return "https" if instance.metadata.get("scheme") == "https" else "http"
 
 
 def _not_found(service: str, instance: str) -> HTTPException:
@@ -89,10 +96,17 @@ def _not_found(service: str, instance: str) -> HTTPException:
 class _Checker:
     """Probes every registered instance's ``/ready`` when its check is due and reports the result."""
 
-    def __init__(self, registry: Registry, config: RegistryConfig, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        config: RegistryConfig,
+        clock: Callable[[], float],
+        client_ssl: SSLContext | bool,
+    ) -> None:
         self.registry = registry
         self.config = config
         self.clock = clock
+        self.client_ssl = client_ssl
         self.checks: dict[str, HealthCheck] = {}
 
     def _check(self, instance_id: str) -> HealthCheck:
@@ -111,7 +125,7 @@ class _Checker:
         check = self._check(instance.instance_id)
         started = self.clock()
         try:
-            async with session.get(f"http://{instance.address}/ready") as response:
+            async with session.get(f"{_scheme(instance)}://{instance.address}/ready") as response:
                 ok, note = response.status == 200, f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as error:
             ok, note = False, type(error).__name__
@@ -124,7 +138,8 @@ class _Checker:
 
     async def run(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.config.check_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        connector = aiohttp.TCPConnector(ssl=self.client_ssl)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             while True:
                 registered = [
                     instance
@@ -146,14 +161,18 @@ async def _sweep(registry: Registry, interval: float) -> None:
 
 
 def create_app(
-    token: str, config: RegistryConfig | None = None, clock: Callable[[], float] = time.monotonic
+    token: str,
+    config: RegistryConfig | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    client_ssl: SSLContext | bool = True,
 ) -> FastAPI:
-    """The registry service; writes need ``Authorization: Bearer <token>``."""
+    """The registry service; writes need ``Authorization: Bearer <token>``; ``client_ssl`` is what its
+    health checks connect with (aiohttp's ``ssl`` argument: the registry's mesh identity under mTLS)."""
     if not token:
         raise ValueError("the registry needs a non-empty write token")
     config = config or RegistryConfig()
     registry = Registry(clock, ttl=config.ttl, deregister_critical_after=config.deregister_critical_after)
-    checker = _Checker(registry, config, clock)
+    checker = _Checker(registry, config, clock, client_ssl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,6 +10,11 @@ file (``state.json``) records every instance (pid and start time, port, URL, log
 commands (``status``, ``scale``, ``logs``, ``down``) work from another process. ``down`` stops the
 front first (gateway), the registry last, each with SIGTERM and a grace period to drain, then SIGKILL.
 
+With ``mtls`` the stack is a mesh (``live up --mtls``, :mod:`live.mesh`): ``up`` issues a fresh CA and
+certificates and copies the access policy into the state folder, every instance but the gateway serves
+mutual TLS (URLs are ``https://``), and the supervisor probes ``/ready`` with its own certificate
+(identity ``supervisor``). The choice is kept in the state file, so ``scale`` and ``status`` follow it.
+
 Hooks (:class:`StackHook`) run after the stack is ready and before it stops: the chaos issue uses one
 to put a proxy on every service-to-service edge (``live up --chaos``).
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +34,7 @@ from typing import Any, Protocol
 
 from live.common.settings import HOST, InstanceSettings, write_secret
 from live.common.sockets import bind_loopback
+from live.mesh.tls import MeshTlsError, client_context
 from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
 __all__ = [
@@ -126,9 +133,9 @@ class StackHook(Protocol):
     def stopping(self, stack: Stack) -> None: ...
 
 
-def _get(url: str, timeout: float = 1.0) -> int:
+def _get(url: str, timeout: float = 1.0, context: ssl.SSLContext | None = None) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -156,7 +163,7 @@ class _Starting:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{self.settings.scheme}://{HOST}:{self.port}"
 
     def record(self) -> InstanceRecord:
         settings, handle = self.settings, self.handle
@@ -178,6 +185,8 @@ class Stack:
         prepare: Sequence[Prepare] = (),
         hooks: Sequence[StackHook] = (),
         grace: float = 5.0,
+        mtls: bool = False,
+        mesh_policy: Path | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.parent_pid = parent_pid
@@ -185,6 +194,9 @@ class Stack:
         self.prepare = list(prepare)
         self.hooks = list(hooks)
         self.grace = grace
+        self.mtls = mtls
+        self.mesh_policy = mesh_policy
+        self._probe_context: ssl.SSLContext | None = None
         self._spawned: list[ProcessHandle] = []
         self.state = StackState.load(self.state_dir) or StackState(
             str(self.state_dir),
@@ -205,7 +217,20 @@ class Stack:
             config_file=Path(self.state.gateway_config)
             if service == "gateway" and self.state.gateway_config
             else None,
+            mtls=bool(self.state.options.get("mtls")),
         )
+
+    def _probe(self, url: str, timeout: float = 1.0) -> int:
+        """The status of GET ``url`` (0: no answer); https ones with the supervisor's mesh certificate."""
+        context = None
+        if url.startswith("https:"):
+            if self._probe_context is None:
+                try:
+                    self._probe_context = client_context(self.state_dir, "supervisor")
+                except MeshTlsError as error:
+                    raise StackError(str(error)) from None
+            context = self._probe_context
+        return _get(url, timeout, context)
 
     def _start(self, service: str, number: int) -> _Starting:
         """Bind the instance's socket here (so its URL is known at once), then start it on that socket."""
@@ -230,7 +255,7 @@ class Stack:
                     raise StackError(
                         f"{item.settings.instance} exited while starting; {_log_end(item.settings)}"
                     )
-            answered = [item for item in pending if _get(f"{item.url}/ready") == 200]
+            answered = [item for item in pending if self._probe(f"{item.url}/ready") == 200]
             ready += [item.record() for item in answered]
             pending = [item for item in pending if item not in answered]
             if pending and time.monotonic() > deadline:
@@ -257,6 +282,16 @@ class Stack:
         self.state.instances = []
         self.state_dir.mkdir(parents=True, exist_ok=True)
         write_secret(self.state_dir, "registry-token", secrets.token_urlsafe(32))
+        self.state.options["mtls"] = self.mtls
+        self._probe_context = None
+        if self.mtls:
+            from live.mesh.policy import MeshPolicyError  # cryptography and pydantic: only for a mesh
+            from live.mesh.setup import prepare_mesh
+
+            try:
+                prepare_mesh(self.state_dir, SERVICES, self.mesh_policy)
+            except MeshPolicyError as error:
+                raise StackError(str(error)) from None
         for prepare in self.prepare:
             prepare(self.state_dir)
         deadline = time.monotonic() + timeout
@@ -340,6 +375,6 @@ class Stack:
         rows = []
         for record in self.state.instances:
             alive = record.handle.alive()
-            ready = alive and _get(f"{record.url}/ready", timeout=0.5) == 200
+            ready = alive and self._probe(f"{record.url}/ready", timeout=0.5) == 200
             rows.append({**asdict(record), "alive": alive, "ready": ready})
         return rows

@@ -12,9 +12,10 @@ from live.supervisor import Stack
 from live.supervisor.prepare import PREPARE
 
 
-def start_stack(state_dir: Path, **replicas: int) -> Stack:
-    """A whole stack in ``state_dir`` whose processes die with this test process, whatever happens."""
-    stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE)
+def start_stack(state_dir: Path, *, mtls: bool = False, **replicas: int) -> Stack:
+    """A whole stack in ``state_dir`` whose processes die with this test process, whatever happens
+    (``mtls``: as a mesh with mutual TLS, as ``live up --mtls`` starts it)."""
+    stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE, mtls=mtls)
     stack.up(replicas, timeout=30.0)  # generous: CI machines run tests in parallel
     return stack
 

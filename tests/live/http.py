@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,11 +28,13 @@ def call(
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
+    context: ssl.SSLContext | None = None,
 ) -> Answer:
     """One request; HTTP errors are answers too (never raised).
 
     The body is ``json_body`` as JSON, ``form`` URL-encoded, or ``raw`` bytes sent as they are
-    (labelled JSON: for malformed bodies).
+    (labelled JSON: for malformed bodies). ``context`` is the TLS context of an https call (a mesh
+    identity's client context under mTLS); a failed TLS handshake is raised, not answered.
     """
     data = None
     sent = dict(headers or {})
@@ -46,7 +49,7 @@ def call(
         sent["Content-Type"] = "application/x-www-form-urlencoded"
     request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             status, received, content = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         status, received, content = error.code, error.headers, error.read()
