@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
 from live.supervisor import SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import PREPARE
 
@@ -72,6 +73,9 @@ def up(
         Path | None, typer.Option(help="The gateway's routes and policies (YAML); default: the bundled one.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every instance to be ready.")] = 10.0,
+    prometheus: Annotated[
+        bool, typer.Option(help="Also run Prometheus (the `prometheus` program) scraping every instance.")
+    ] = False,
 ) -> None:
     """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
     try:
@@ -80,13 +84,16 @@ def up(
         _fail(str(error))
     if gateway_config is not None and not gateway_config.is_file():
         _fail(f"--gateway-config: no file {gateway_config}")
-    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE)
+    hooks = [PrometheusHook()] if prometheus else []
+    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE, hooks=hooks)
     try:
         with console.status("starting the stack..."):
             state = stack.up(counts, timeout=timeout)
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
+    if (record := prometheus_of(state)) is not None:
+        console.print(f"prometheus: {record.url}   alerts: {record.url}/alerts")
     console.print(f"gateway: {state.url('gateway')}/api/   state: {state.path}   stop: servicelab live down")
 
 
@@ -134,6 +141,13 @@ def logs(
         console.print("\n".join(text), markup=False, highlight=False, soft_wrap=True)
 
 
+def _existing(state_dir: Path) -> Stack:
+    """The stack in ``state_dir`` with the hooks its state calls for (its Prometheus, if it has one)."""
+    stack = Stack(state_dir)
+    stack.hooks += monitoring_hooks(stack.state)
+    return stack
+
+
 @app.command()
 def scale(
     service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
@@ -142,7 +156,7 @@ def scale(
 ) -> None:
     """Start or gracefully stop instances of SERVICE until COUNT run."""
     try:
-        state = Stack(state_dir).scale(service, count)
+        state = _existing(state_dir).scale(service, count)
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
@@ -236,7 +250,7 @@ def trace(
 def down(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
     """Stop every instance (draining first) and remove the state file."""
     try:
-        stack = Stack(state_dir)
+        stack = _existing(state_dir)
         if not stack.state.instances:
             console.print(f"no stack runs in {state_dir}")
             return
