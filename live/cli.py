@@ -1,4 +1,4 @@
-"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, load, trace, down.
+"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, autoscale, load, trace, down.
 
 A thin layer over :class:`live.supervisor.Stack`: parse, call, render. Mistakes (an unknown service,
 a bad ``--replicas``) and failures (an instance that died while starting) print one clear message
@@ -160,6 +160,60 @@ def scale(
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
+
+
+@app.command()
+def autoscale(
+    service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    target: Annotated[float, typer.Option(help="Requests per second per replica to aim for.")] = 10.0,
+    min_replicas: Annotated[int, typer.Option("--min", min=1, help="Never fewer replicas.")] = 1,
+    max_replicas: Annotated[int, typer.Option("--max", help="Never more replicas.")] = 4,
+    period: Annotated[str, typer.Option(help="Time between measurements (the HPA's sync period).")] = "1s",
+    duration: Annotated[str, typer.Option(help="How long to run, e.g. 2min.")] = "60s",
+    tolerance: Annotated[float, typer.Option(help="No change while |metric/target - 1| <= this.")] = 0.1,
+    up_window: Annotated[str, typer.Option(help="Scale-up stabilization window.")] = "0s",
+    down_window: Annotated[str, typer.Option(help="Scale-down stabilization window.")] = "30s",
+    max_change: Annotated[int | None, typer.Option(min=1, help="At most this many replicas per period.")] = (
+        None
+    ),
+) -> None:
+    """Scale SERVICE with the Kubernetes HPA rule on requests/s per replica, read from its /metrics."""
+    from live.autoscaler import Decision, request_rate_hpa
+    from live.autoscaler import autoscale as run_autoscaler
+    from simulator.units import parse_duration
+
+    try:
+        given = {"period": period, "duration": duration, "up-window": up_window, "down-window": down_window}
+        seconds = {name: parse_duration(text) for name, text in given.items()}
+        hpa = request_rate_hpa(
+            target,
+            min_replicas,
+            max_replicas,
+            period=seconds["period"],
+            tolerance=tolerance,
+            scale_up_window=seconds["up-window"],
+            scale_down_window=seconds["down-window"],
+            max_change=max_change,
+        )
+    except ValueError as error:
+        _fail(str(error))
+
+    def show(decision: Decision) -> None:
+        change = "" if decision.desired == decision.replicas else f" -> {decision.desired}"
+        console.print(
+            f"{decision.at:7.1f} s  {service}: {decision.replicas}{change} replicas"
+            f"  ({decision.per_replica:.1f} req/s per replica, target {target:g})"
+        )
+
+    try:
+        stack = _existing(state_dir)
+        decisions = run_autoscaler(
+            stack, service, hpa, period=seconds["period"], duration=seconds["duration"], on_decision=show
+        )
+    except (StackError, ValueError) as error:
+        _fail(str(error))
+    console.print(f"done after {len(decisions)} decisions: {service} runs {len(stack.state.of(service))}")
 
 
 def _gateway(state_dir: Path) -> str:
