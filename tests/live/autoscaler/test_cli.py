@@ -28,7 +28,7 @@ def test_an_idle_service_is_scaled_down_to_min_within_the_duration(tmp_path: Pat
         assert "orders: 3 -> 2 replicas" in ran.stdout
         assert "orders: 2 -> 1 replicas" in ran.stdout  # one at a time: --max-change 1
         assert "orders runs 1" in ran.stdout
-        assert took < 15, f"--duration 4s ran {took:.1f} s"
+        assert took < 30, f"--duration 4s ran {took:.1f} s"  # + start-up and the last graceful stop
         state = StackState.load(tmp_path)
         assert state is not None
         assert len(state.of("orders")) == 1

@@ -69,5 +69,5 @@ def test_orders_replicas_follow_a_ramp_up_and_come_back_down(small_stack: Stack)
     assert max(d.per_replica for d in during) > TARGET * 1.1, steps
     assert all(abs(d.desired - d.replicas) <= 2 for d in decisions), steps  # ...in bounded steps
     assert any(d.desired < d.replicas for d in after), steps  # and came down once it stopped
-    assert [d.per_replica for d in after[-3:]] == [0.0] * len(after[-3:]), steps
+    assert after[-1].per_replica < TARGET * (1 - hpa.tolerance), steps  # the load is really gone
     assert len(small_stack.state.of("orders")) == 1, steps

@@ -1,11 +1,13 @@
 """A real Prometheus next to a real stack: it scrapes every instance, follows ``live scale``, fires
-the instance-down alerts when a service's processes are killed, and ``live down`` stops it."""
+the down alerts when a service's processes are killed and the error-rate alert of the service that
+calls it, and ``live down`` stops it."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import TypeVar
 import psutil
 import pytest
 
+from live.loadgen import LoadResult, load_shop
 from live.monitoring import Intervals, PrometheusHook, firing, prometheus_of
 from live.supervisor import Stack, StackState
 from live.supervisor.prepare import PREPARE
@@ -55,7 +58,7 @@ def monitored(tmp_path: Path) -> Iterator[Stack]:
         stack.down()
 
 
-def test_killing_every_inventory_instance_fires_instance_down_and_service_down(monitored: Stack) -> None:
+def test_killing_inventory_under_load_fires_its_down_alerts_and_orders_error_rate(monitored: Stack) -> None:
     record = prometheus_of(monitored.state)
     assert record is not None
     everyone = {r.instance for r in monitored.state.instances}
@@ -65,17 +68,35 @@ def test_killing_every_inventory_instance_fires_instance_down_and_service_down(m
         return set(found) == everyone and set(found.values()) == {"up"}
 
     assert eventually(all_up, 30), health(record.url)
-    assert firing(record.url) == []  # a healthy stack fires nothing
-    for instance in monitored.state.of("inventory"):
-        instance.handle.signal(signal.SIGKILL)
+    loads: list[LoadResult] = []
+    gateway = monitored.state.url("gateway") or ""
+    load = threading.Thread(
+        target=lambda: loads.append(load_shop(gateway, rate=20, duration=8.0, mix="order=1")), daemon=True
+    )
+    load.start()
+    try:
+        time.sleep(3)  # healthy traffic: orders answer 201, and nothing fires
+        assert firing(record.url) == []
+        for instance in monitored.state.of("inventory"):
+            instance.handle.signal(signal.SIGKILL)  # from now on orders answers 503 (inventory unavailable)
 
-    def inventory_alerts() -> set[str]:
-        names = {a["alertname"] for a in firing(record.url) if a.get("service") == "inventory"}
-        return names if names == {"ServicelabInstanceDown", "ServicelabServiceDown"} else set()
+        def expected() -> set[tuple[str, str]]:
+            found = {(a["alertname"], a.get("service", "")) for a in firing(record.url)}
+            wanted = {
+                ("ServicelabInstanceDown", "inventory"),
+                ("ServicelabServiceDown", "inventory"),
+                ("ServicelabHighErrorRate", "orders"),
+            }
+            return found if wanted <= found else set()
 
-    assert eventually(inventory_alerts, 30), firing(record.url)
-    others = {a.get("service") for a in firing(record.url)} - {"inventory"}
-    assert others == set(), others  # no traffic: nobody else is hurt yet
+        found = eventually(expected, 30)
+        assert found, firing(record.url)
+        assert {service for _, service in found} <= {"inventory", "orders", "gateway"}, found
+    finally:
+        load.join(timeout=30)
+    outcomes = loads[0].requests["outcome"]
+    assert (outcomes == "ok").any()
+    assert (outcomes != "ok").any()  # the load really saw the failure the alert reports
 
 
 def test_live_up_prometheus_follows_scale_and_live_down_stops_it(tmp_path: Path) -> None:
