@@ -9,6 +9,8 @@ state, and starts Prometheus if the state records none running; the record goes 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from live.monitoring.files import Intervals, PrometheusFiles
 from live.monitoring.server import PrometheusRecord, start_prometheus, stop_prometheus
 from live.supervisor.stack import Stack, StackError, StackHook, StackState
@@ -43,7 +45,7 @@ class PrometheusHook:
             record = start_prometheus(files, intervals, self.timeout)
         except StackError as error:
             raise StackError(f"{error}\n(the stack itself runs: `servicelab live down` stops it)") from None
-        stack.state.options[OPTION] = vars(record).copy()
+        stack.state.options[OPTION] = asdict(record)
         stack.state.save()
 
     def stopping(self, stack: Stack) -> None:
