@@ -1,4 +1,4 @@
-"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, load, trace, down.
+"""``servicelab live``: the live stack on 127.0.0.1 -- up, status, logs, scale, autoscale, load, trace, down.
 
 A thin layer over :class:`live.supervisor.Stack`: parse, call, render. Mistakes (an unknown service,
 a bad ``--replicas``) and failures (an instance that died while starting) print one clear message
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
 from live.supervisor import SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import PREPARE
 
@@ -78,6 +79,9 @@ def up(
     mesh_policy: Annotated[
         Path | None, typer.Option(help="With --mtls: who may call whom (YAML); default: the bundled one.")
     ] = None,
+    prometheus: Annotated[
+        bool, typer.Option(help="Also run Prometheus (the `prometheus` program) scraping every instance.")
+    ] = False,
 ) -> None:
     """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
     try:
@@ -90,8 +94,14 @@ def up(
         _fail("--mesh-policy: only with --mtls")
     if mesh_policy is not None and not mesh_policy.is_file():
         _fail(f"--mesh-policy: no file {mesh_policy}")
+    hooks = [PrometheusHook()] if prometheus else []
     stack = Stack(
-        state_dir, gateway_config=gateway_config, prepare=PREPARE, mtls=mtls, mesh_policy=mesh_policy
+        state_dir,
+        gateway_config=gateway_config,
+        prepare=PREPARE,
+        hooks=hooks,
+        mtls=mtls,
+        mesh_policy=mesh_policy,
     )
     try:
         with console.status("starting the stack..."):
@@ -99,6 +109,8 @@ def up(
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
+    if (record := prometheus_of(state)) is not None:
+        console.print(f"prometheus: {record.url}   alerts: {record.url}/alerts")
     console.print(f"gateway: {state.url('gateway')}/api/   state: {state.path}   stop: servicelab live down")
 
 
@@ -146,6 +158,13 @@ def logs(
         console.print("\n".join(text), markup=False, highlight=False, soft_wrap=True)
 
 
+def _existing(state_dir: Path) -> Stack:
+    """The stack in ``state_dir`` with the hooks its state calls for (its Prometheus, if it has one)."""
+    stack = Stack(state_dir)
+    stack.hooks += monitoring_hooks(stack.state)
+    return stack
+
+
 @app.command()
 def scale(
     service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
@@ -154,10 +173,64 @@ def scale(
 ) -> None:
     """Start or gracefully stop instances of SERVICE until COUNT run."""
     try:
-        state = Stack(state_dir).scale(service, count)
+        state = _existing(state_dir).scale(service, count)
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
+
+
+@app.command()
+def autoscale(
+    service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    target: Annotated[float, typer.Option(help="Requests per second per replica to aim for.")] = 10.0,
+    min_replicas: Annotated[int, typer.Option("--min", min=1, help="Never fewer replicas.")] = 1,
+    max_replicas: Annotated[int, typer.Option("--max", help="Never more replicas.")] = 4,
+    period: Annotated[str, typer.Option(help="Time between measurements (the HPA's sync period).")] = "1s",
+    duration: Annotated[str, typer.Option(help="How long to run, e.g. 2min.")] = "60s",
+    tolerance: Annotated[float, typer.Option(help="No change while |metric/target - 1| <= this.")] = 0.1,
+    up_window: Annotated[str, typer.Option(help="Scale-up stabilization window.")] = "0s",
+    down_window: Annotated[str, typer.Option(help="Scale-down stabilization window.")] = "30s",
+    max_change: Annotated[int | None, typer.Option(min=1, help="At most this many replicas per period.")] = (
+        None
+    ),
+) -> None:
+    """Scale SERVICE with the Kubernetes HPA rule on requests/s per replica, read from its /metrics."""
+    from live.autoscaler import Decision, request_rate_hpa
+    from live.autoscaler import autoscale as run_autoscaler
+    from simulator.units import parse_duration
+
+    try:
+        given = {"period": period, "duration": duration, "up-window": up_window, "down-window": down_window}
+        seconds = {name: parse_duration(text) for name, text in given.items()}
+        hpa = request_rate_hpa(
+            target,
+            min_replicas,
+            max_replicas,
+            period=seconds["period"],
+            tolerance=tolerance,
+            scale_up_window=seconds["up-window"],
+            scale_down_window=seconds["down-window"],
+            max_change=max_change,
+        )
+    except ValueError as error:
+        _fail(str(error))
+
+    def show(decision: Decision) -> None:
+        change = "" if decision.desired == decision.replicas else f" -> {decision.desired}"
+        console.print(
+            f"{decision.at:7.1f} s  {service}: {decision.replicas}{change} replicas"
+            f"  ({decision.per_replica:.1f} req/s per replica, target {target:g})"
+        )
+
+    try:
+        stack = _existing(state_dir)
+        decisions = run_autoscaler(
+            stack, service, hpa, period=seconds["period"], duration=seconds["duration"], on_decision=show
+        )
+    except (StackError, ValueError) as error:
+        _fail(str(error))
+    console.print(f"done after {len(decisions)} decisions: {service} runs {len(stack.state.of(service))}")
 
 
 def _gateway(state_dir: Path) -> str:
@@ -248,7 +321,7 @@ def trace(
 def down(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
     """Stop every instance (draining first) and remove the state file."""
     try:
-        stack = Stack(state_dir)
+        stack = _existing(state_dir)
         if not stack.state.instances:
             console.print(f"no stack runs in {state_dir}")
             return

@@ -14,13 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-__all__ = ["ProcessHandle", "spawn", "stop_all"]
+__all__ = ["ProcessHandle", "spawn", "spawn_command", "stop_all"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,17 @@ def spawn(
 
     ``pass_fds`` are file descriptors the child inherits (its listening socket).
     """
+    return spawn_command([sys.executable, "-m", module], environ, log, pass_fds)
+
+
+def spawn_command(
+    command: Sequence[str], environ: Mapping[str, str], log: Path, pass_fds: tuple[int, ...] = ()
+) -> ProcessHandle:
+    """Start any program (``command``: its argv) the way :func:`spawn` starts a service (a Prometheus)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", module],
+            list(command),
             env={**os.environ, **environ},
             stdin=subprocess.DEVNULL,
             stdout=output,
