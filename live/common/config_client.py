@@ -112,21 +112,11 @@ class ConfigWatcher:
                 try:
                     await self._follow(session)
                     failures, delay = 0, None  # the service started over with fewer versions: read again
-                except (
-                    aiohttp.ClientError,
-                    TimeoutError,
-                    ConfigUnavailableError,
-                    ValueError,
-                    KeyError,
-                ) as error:
+                except Exception as error:  # unreachable, refused, garbled, no registry: all alike
                     failures += 1
                     delay = self.backoff.delay(failures, delay)
-                    log.warning(
-                        "config %s*: %s; trying again in %.2f s",
-                        self.prefix,
-                        error or type(error).__name__,
-                        delay,
-                    )
+                    problem = str(error) or type(error).__name__
+                    log.warning("config %s*: %s; trying again in %.2f s", self.prefix, problem, delay)
                     await asyncio.sleep(delay)
 
     async def _get(self, session: aiohttp.ClientSession, url: str, **params: Any) -> dict[str, Any]:
