@@ -28,7 +28,7 @@ import aiohttp
 from live.common.instances import Discover
 from patterns.retry import make_backoff
 
-__all__ = ["ConfigUnavailableError", "ConfigWatcher", "OnChange", "locate_config"]
+__all__ = ["ConfigUnavailableError", "ConfigWatcher", "Locate", "OnChange", "locate_config"]
 
 log = logging.getLogger("servicelab.config")
 

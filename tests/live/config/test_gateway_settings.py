@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from live.common.features import FeatureFlags
 from live.gateway.config import GatewayConfigError, load_gateway_config
 from live.gateway.live_config import MAINTENANCE_MESSAGE, LiveGatewayConfig, live_settings
 from live.gateway.state import GatewayState
@@ -143,3 +144,15 @@ def test_a_refused_change_leaves_the_gateway_as_it_was() -> None:
     assert state.config == BASE
     with pytest.raises(ValueError, match="routes are fixed"):
         state.reconfigure(BASE.model_copy(update={"routes": {"users": BASE.routes["users"]}}))
+
+
+def test_feature_flags_take_only_true_or_false_and_else_their_default() -> None:
+    flags = FeatureFlags("orders")
+    assert flags.enabled("cancel_enabled")
+    assert not flags.enabled("beta", default=False)
+    flags(
+        {"features.orders.cancel_enabled": False, "features.orders.beta": "yes", "features.users.beta": True}
+    )
+    assert not flags.enabled("cancel_enabled")
+    assert not flags.enabled("beta", default=False)  # "yes" is not a boolean
+    assert flags.prefix == "features.orders."

@@ -12,6 +12,7 @@ import pytest
 from live.supervisor import Stack, StackState
 from tests.live.http import Answer, call
 from tests.live.supervisor.test_stack import servicelab
+from tests.live.test_shop import login, place
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
@@ -106,7 +107,7 @@ def test_no_stack_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_live_up_env_prod_loads_the_prod_overlay_and_records_it(tmp_path: Path) -> None:
     assert servicelab("live", "up", "--env", "staging", "--state-dir", str(tmp_path)).returncode == 1
-    up = servicelab("live", "up", "--env", "prod", "--state-dir", str(tmp_path))
+    up = servicelab("live", "up", "--env", "prod", "--timeout", "30", "--state-dir", str(tmp_path))
     try:
         assert up.returncode == 0, up.stderr
         state = StackState.load(tmp_path)
@@ -118,3 +119,26 @@ def test_live_up_env_prod_loads_the_prod_overlay_and_records_it(tmp_path: Path) 
         assert '"environment": "prod"' in listed
     finally:
         servicelab("live", "down", "--state-dir", str(tmp_path))
+
+
+def test_a_feature_flag_switches_cancelling_orders_off_and_on(stack: Stack) -> None:
+    token = login(stack)
+    placed = place(stack, token)
+    assert placed.status == 201, placed.body
+    cancel = f"{stack.state.url('gateway')}/api/orders/{placed.body['id']}/cancel"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        config(stack, "set", "features.orders.cancel_enabled", "false")
+        _, refused = first_within(3.0, lambda: call("POST", cancel, headers=headers), 403)
+        assert refused.body["code"] == "feature_disabled"
+        assert "features.orders.cancel_enabled" in refused.body["error"]
+        assert (
+            call("GET", f"{stack.state.url('gateway')}/api/orders/{placed.body['id']}", headers=headers).body[
+                "status"
+            ]
+            == "placed"
+        )
+    finally:
+        config(stack, "set", "features.orders.cancel_enabled", "true")
+    _, cancelled = first_within(3.0, lambda: call("POST", cancel, headers=headers), 200)
+    assert cancelled.body["status"] == "cancelled"
