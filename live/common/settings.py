@@ -8,6 +8,8 @@ folder it names, so that nothing secret travels on a command line:
       state.json               the supervisor's record: instances, pids, ports, URLs
       secrets/registry-token   the token registry writes need (0600, generated at ``live up``)
       secrets/jwt-private.pem  the users service's signing key (0600, generated at ``live up``)
+      secrets/config-token     the token config writes need (0600, generated at ``live up``)
+      config/environment       the configuration environment ``live up --env`` chose (dev, test, prod)
       run/<instance>.json      written by each process once it listens: service, instance, pid, port, url
       logs/<instance>.log      the process's JSON log lines (stdout and stderr)
       traces/<instance>.jsonl  its spans, one OTLP/JSON document per line

@@ -118,7 +118,7 @@ def create_app(
     @app.get("/config/watch")
     async def watch(
         prefix: Annotated[str, _PREFIX] = "",
-        after: Annotated[int, Query(ge=0, description="the global version already seen")] = 0,
+        after: Annotated[int, Query(ge=0, le=2**62, description="the global version already seen")] = 0,
         timeout: Annotated[float, Query(ge=0, le=WATCH_TIMEOUT_MAX, description="seconds to hold")] = 30.0,
     ) -> dict[str, Any]:
         """The keys under ``prefix`` written after version ``after``; held until one is, or ``timeout``."""
@@ -155,7 +155,11 @@ def create_app(
         expected = _expected(if_match)
         if key == "watch":
             raise HTTPException(422, "'watch' is reserved (GET /config/watch); choose another key")
-        if len(json.dumps(value)) > MAX_VALUE_BYTES:
+        try:
+            size = len(json.dumps(value, allow_nan=False))
+        except ValueError:
+            raise HTTPException(422, "NaN and Infinity are not JSON values") from None
+        if size > MAX_VALUE_BYTES:
             raise HTTPException(413, f"a value may take at most {MAX_VALUE_BYTES} bytes of JSON")
         try:
             entry = await asyncio.to_thread(store.put, key, value, expected)

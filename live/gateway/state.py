@@ -129,11 +129,10 @@ class GatewayState:
         for name, old in self.routes.items():
             new = self._route(name, config)
             changed = _changed_parts(old.config, self.config, new.config, config)
-            for part in _PARTS:
-                if part not in changed:
-                    setattr(new, part, getattr(old, part))
+            for part in _settings(old.config, self.config).keys() - changed:
+                setattr(new, part, getattr(old, part))
             self.routes[name] = new
-            rebuilt += [f"routes.{name}.{part}" for part in _PARTS if part in changed]
+            rebuilt += [f"routes.{name}.{part}" for part in sorted(changed)]
             if "breaker" in changed and new.breaker is not None:
                 for listener in self.breaker_listeners:
                     listener(name, new.breaker.state)
@@ -152,8 +151,25 @@ class GatewayState:
             listener(name, transition.to_state)
 
 
-_PARTS = ("policy", "retry", "budget", "breaker", "bulkhead", "cache")
-"""The parts of a :class:`RouteState` :meth:`GatewayState.reconfigure` may rebuild."""
+def _settings(route: RouteConfig, gateway: GatewayConfig) -> dict[str, object]:
+    """The settings each rebuildable part of a route's state is made from (the policy: the route's own
+    balancing, else the gateway's)."""
+    return {
+        "policy": route.balancing or gateway.balancing,
+        "retry": route.retry,
+        "budget": route.retry_budget,
+        "breaker": route.breaker,
+        "bulkhead": route.bulkhead,
+        "cache": route.cache,
+    }
+
+
+def _changed_parts(
+    old: RouteConfig, old_gateway: GatewayConfig, new: RouteConfig, gateway: GatewayConfig
+) -> set[str]:
+    """The parts of a route's state whose settings differ between ``old`` and ``new``."""
+    before, after = _settings(old, old_gateway), _settings(new, gateway)
+    return {part for part in before if before[part] != after[part]}
 
 
 def _limiter(config: GatewayConfig, clock: Clock) -> KeyedLimiter[str] | None:
@@ -161,18 +177,3 @@ def _limiter(config: GatewayConfig, clock: Clock) -> KeyedLimiter[str] | None:
     if limit is None:
         return None
     return KeyedLimiter(lambda: TokenBucket(limit.rate, limit.burst, clock), limit.max_clients)
-
-
-def _changed_parts(
-    old: RouteConfig, old_gateway: GatewayConfig, new: RouteConfig, gateway: GatewayConfig
-) -> set[str]:
-    """Which parts of a route's state the change from ``old`` to ``new`` settings touches."""
-    settings = {
-        "policy": lambda route, top: route.balancing or top.balancing,
-        "retry": lambda route, top: route.retry,
-        "budget": lambda route, top: route.retry_budget,
-        "breaker": lambda route, top: route.breaker,
-        "bulkhead": lambda route, top: route.bulkhead,
-        "cache": lambda route, top: route.cache,
-    }
-    return {part for part, of in settings.items() if of(old, old_gateway) != of(new, gateway)}

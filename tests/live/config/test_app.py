@@ -83,7 +83,13 @@ def test_if_match_refuses_a_stale_write_with_409(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("key", "body", "status"),
-    [("Bad.Key", b"1", 422), ("a..b", b"1", 422), ("a.b", b"{not json", 422), ("watch", b"1", 422)],
+    [
+        ("Bad.Key", b"1", 422),
+        ("a..b", b"1", 422),
+        ("a.b", b"{not json", 422),
+        ("a.b", b"NaN", 422),
+        ("watch", b"1", 422),
+    ],
 )
 def test_bad_writes_get_a_clear_4xx(url: str, key: str, body: bytes, status: int) -> None:
     answer = call("PUT", f"{url}/config/{key}", raw=body, headers=WRITER)
@@ -135,6 +141,7 @@ def test_a_watch_without_writes_answers_empty_at_its_timeout(url: str) -> None:
     assert answer.body == {"version": 0, "changes": []}
     assert 0.9 <= elapsed < 2.0
     assert call("GET", f"{url}/config/watch?timeout=61").status == 422
+    assert call("GET", f"{url}/config/watch?after={2**70}").status == 422
 
 
 def test_a_watch_sees_a_write_made_through_another_replica(tmp_path: Path) -> None:
