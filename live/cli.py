@@ -7,17 +7,20 @@ and exit with code 1.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from live.config.client import ConfigClient, ConfigClientError, parse_value
+from live.config.environments import ENVIRONMENTS
 from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
 from live.supervisor import SERVICES, Stack, StackError, StackState
-from live.supervisor.prepare import PREPARE
+from live.supervisor.prepare import preparations
 
 __all__ = ["app"]
 
@@ -82,8 +85,14 @@ def up(
     prometheus: Annotated[
         bool, typer.Option(help="Also run Prometheus (the `prometheus` program) scraping every instance.")
     ] = False,
+    env: Annotated[
+        str,
+        typer.Option(
+            help=f"Configuration environment: {', '.join(ENVIRONMENTS)} (live/config/environments)."
+        ),
+    ] = "dev",
 ) -> None:
-    """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
+    """Start the stack (registry, config, users, inventory, orders, gateway), wait until ready, and return."""
     try:
         counts = parse_replicas(replicas)
     except ValueError as error:
@@ -94,15 +103,18 @@ def up(
         _fail("--mesh-policy: only with --mtls")
     if mesh_policy is not None and not mesh_policy.is_file():
         _fail(f"--mesh-policy: no file {mesh_policy}")
+    if env not in ENVIRONMENTS:
+        _fail(f"--env: unknown environment {env!r}; known: {', '.join(ENVIRONMENTS)}")
     hooks = [PrometheusHook()] if prometheus else []
     stack = Stack(
         state_dir,
         gateway_config=gateway_config,
-        prepare=PREPARE,
+        prepare=preparations(env),
         hooks=hooks,
         mtls=mtls,
         mesh_policy=mesh_policy,
     )
+    stack.state.options["environment"] = env
     try:
         with console.status("starting the stack..."):
             state = stack.up(counts, timeout=timeout)
@@ -112,6 +124,7 @@ def up(
     if (record := prometheus_of(state)) is not None:
         console.print(f"prometheus: {record.url}   alerts: {record.url}/alerts")
     console.print(f"gateway: {state.url('gateway')}/api/   state: {state.path}   stop: servicelab live down")
+    console.print(f"environment: {env}   change settings live: servicelab live config set KEY VALUE")
 
 
 @app.command()
@@ -330,3 +343,84 @@ def down(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
         _fail(str(error))
     note = f" ({', '.join(killed)} did not drain in time and were killed)" if killed else ""
     console.print(f"stopped{note}")
+
+
+config_app = typer.Typer(
+    help="Read and change the stack's configuration (the config service).", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+
+def _config_client(state_dir: Path) -> ConfigClient:
+    try:
+        return ConfigClient.for_stack(state_dir)
+    except ConfigClientError as error:
+        _fail(str(error))
+
+
+def _entry_line(entry: dict[str, Any]) -> str:
+    return f"{entry['key']} = {json.dumps(entry['value'])}   (version {entry['version']}, {entry['source']})"
+
+
+@config_app.command("get")
+def config_get(
+    key: Annotated[str, typer.Argument(help="A dotted key, e.g. gateway.rate_limit.rate.")],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Print KEY's value (JSON), its version and where it comes from (environment or runtime)."""
+    try:
+        entry = _config_client(state_dir).get(key)
+    except ConfigClientError as error:
+        _fail(str(error))
+    console.print(_entry_line(entry), markup=False, highlight=False, soft_wrap=True)
+
+
+@config_app.command("set")
+def config_set(
+    key: Annotated[str, typer.Argument(help="A dotted key, e.g. gateway.rate_limit.rate.")],
+    value: Annotated[str, typer.Argument(help='JSON (2, true, {"rate": 5}), else taken as a string.')],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    expect_version: Annotated[
+        int | None, typer.Option(min=0, help="Write only if KEY is still at this version (0: never written).")
+    ] = None,
+) -> None:
+    """Write KEY at run time; services that follow it pick it up without a restart."""
+    try:
+        entry = _config_client(state_dir).set(key, parse_value(value), expect_version)
+    except ConfigClientError as error:
+        _fail(str(error))
+    console.print(_entry_line(entry), markup=False, highlight=False, soft_wrap=True)
+
+
+@config_app.command("unset")
+def config_unset(
+    key: Annotated[str, typer.Argument(help="A dotted key with a run-time value.")],
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Drop KEY's run-time value: it falls back to the environment's value, if any."""
+    try:
+        entry = _config_client(state_dir).unset(key)
+    except ConfigClientError as error:
+        _fail(str(error))
+    gone = entry["source"] == "deleted"
+    console.print(
+        f"{key} removed" if gone else _entry_line(entry), markup=False, highlight=False, soft_wrap=True
+    )
+
+
+@config_app.command("list")
+def config_list(
+    prefix: Annotated[str, typer.Argument(help="Only keys starting with this, e.g. gateway.")] = "",
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Every key (under PREFIX) with its value, version and source."""
+    try:
+        answer = _config_client(state_dir).list(prefix)
+    except ConfigClientError as error:
+        _fail(str(error))
+    table = Table(title=f"config ({answer['environment']}, version {answer['version']})")
+    for column in ("key", "value", "version", "source"):
+        table.add_column(column)
+    for entry in answer["entries"]:
+        table.add_row(entry["key"], json.dumps(entry["value"]), str(entry["version"]), entry["source"])
+    console.print(table)

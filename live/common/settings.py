@@ -11,6 +11,8 @@ folder it names, so that nothing secret travels on a command line:
       secrets/mesh-*           with ``live up --mtls``: the mesh CA's certificate, and a certificate and
                                key per identity (0600, issued at ``live up``; see live.mesh.certs)
       mesh-policy.yaml         with ``live up --mtls``: who may call whom (see live.mesh.policy)
+      secrets/config-token     the token config writes need (0600, generated at ``live up``)
+      config/environment       the configuration environment ``live up --env`` chose (dev, test, prod)
       run/<instance>.json      written by each process once it listens: service, instance, pid, port, url
       logs/<instance>.log      the process's JSON log lines (stdout and stderr)
       traces/<instance>.jsonl  its spans, one OTLP/JSON document per line

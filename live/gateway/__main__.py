@@ -5,12 +5,14 @@ The configuration is the YAML file named by ``SERVICELAB_CONFIG_FILE``, else the
 Instances are looked up in the registry (``SERVICELAB_REGISTRY_URL``), each answer reused for the
 configured ``discovery.refresh_interval``, and reached through the proxies of ``edges.json`` when a
 chaos experiment put some in the way; breaker states go to the ``circuit_breaker_state`` metric.
+While it runs, it follows the config service's ``gateway.*`` keys (:mod:`live.gateway.live_config`).
 """
 
 import sys
 
 from aiohttp import web
 
+from live.common.config_client import ConfigWatcher, locate_config
 from live.common.edges import EdgeMap
 from live.common.instances import InstanceInfo
 from live.common.observability import instrument
@@ -19,6 +21,7 @@ from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
 from live.gateway.app import GATEWAY, create_app
 from live.gateway.config import DEFAULT_CONFIG, GatewayConfigError, load_gateway_config
+from live.gateway.live_config import PREFIX, LiveGatewayConfig
 
 
 def build(settings: InstanceSettings) -> web.Application:
@@ -43,6 +46,8 @@ def build(settings: InstanceSettings) -> web.Application:
         await registry.close()
 
     app.on_cleanup.append(close_registry)
+    watcher = ConfigWatcher(locate_config(discover), PREFIX, LiveGatewayConfig(config, app[GATEWAY]))
+    app.cleanup_ctx.append(watcher.running)
     return app
 
 

@@ -2,6 +2,8 @@
 
 In order, each step answering by itself when it refuses (JSON errors, see :mod:`live.gateway.errors`):
 
+0. maintenance: while the config service's ``gateway.maintenance`` is set, every request gets 503
+   with its message (:mod:`live.gateway.live_config`);
 1. body size: a declared ``Content-Length`` above ``max_body_bytes`` is 413 before anything else
    (an undeclared, chunked body is counted while it is read, after authentication);
 2. route: the longest matching prefix after ``/api`` (404 with the known routes, 400 for dot segments);
@@ -127,6 +129,8 @@ class _Gateway:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """One request under the prefix, through the steps of the module docstring in their order."""
+        if self.state.maintenance is not None:
+            raise GatewayError(503, self.state.maintenance, headers={"Retry-After": "30"}, maintenance=True)
         limit = self.config.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise _too_large(limit)

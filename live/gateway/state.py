@@ -14,6 +14,15 @@ Everything here is a :mod:`patterns` object on the gateway's clock. One :class:`
 The per-client limiter is gateway-wide: one token bucket per client across all routes.
 :meth:`GatewayState.watch_breakers` is the hook for metrics: it reports every breaker's state now and
 on each transition.
+
+:meth:`GatewayState.reconfigure` applies a new configuration while the gateway runs (the config
+service's ``gateway.*`` keys, :mod:`live.gateway.live_config`): a part whose settings changed is
+built afresh, with a fresh part's state -- a new token bucket starts full (every client may burst
+again), a new breaker starts closed with an empty window, a new bulkhead empty, a new cache empty, a
+new balancing policy with no history -- and every other part keeps its state. Requests already in
+progress finish with the parts they started with (a permit goes back to the bulkhead it came from,
+so for a moment both bulkheads' requests run side by side). ``maintenance``, when set, is the
+message the gateway answers every request with (503).
 """
 
 from __future__ import annotations
@@ -92,22 +101,43 @@ class GatewayState:
     routes: dict[str, RouteState] = field(default_factory=dict)
     limiter: KeyedLimiter[str] | None = None
     breaker_listeners: list[BreakerListener] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+    maintenance: str | None = None
 
     @classmethod
     def build(cls, config: GatewayConfig, clock: Clock, rng: random.Random | None = None) -> GatewayState:
-        rng = rng or random.Random()
-        limit = config.rate_limit
-        limiter = (
-            None
-            if limit is None
-            else KeyedLimiter(lambda: TokenBucket(limit.rate, limit.burst, clock), limit.max_clients)
-        )
-        state = cls(config, clock, limiter=limiter)
-        for name, route in config.routes.items():
-            state.routes[name] = RouteState.build(
-                name, route, config, clock, rng, partial(state._changed, name)
-            )
+        state = cls(config, clock, limiter=_limiter(config, clock), rng=rng or random.Random())
+        for name in config.routes:
+            state.routes[name] = state._route(name, config)
         return state
+
+    def _route(self, name: str, config: GatewayConfig) -> RouteState:
+        route = config.routes[name]
+        return RouteState.build(name, route, config, self.clock, self.rng, partial(self._changed, name))
+
+    def reconfigure(self, config: GatewayConfig) -> list[str]:
+        """Rebuild the parts whose settings differ in ``config`` (module docstring); returns their names.
+
+        ``config`` must have the same routes (their prefixes and access rules are fixed at start).
+        """
+        if set(config.routes) != set(self.routes):
+            raise ValueError(f"the routes are fixed while the gateway runs: {', '.join(self.routes)}")
+        rebuilt = []
+        if config.rate_limit != self.config.rate_limit:
+            self.limiter = _limiter(config, self.clock)
+            rebuilt.append("rate_limit")
+        for name, old in self.routes.items():
+            new = self._route(name, config)
+            changed = _changed_parts(old.config, self.config, new.config, config)
+            for part in _settings(old.config, self.config).keys() - changed:
+                setattr(new, part, getattr(old, part))
+            self.routes[name] = new
+            rebuilt += [f"routes.{name}.{part}" for part in sorted(changed)]
+            if "breaker" in changed and new.breaker is not None:
+                for listener in self.breaker_listeners:
+                    listener(name, new.breaker.state)
+        self.config = config
+        return rebuilt
 
     def watch_breakers(self, listener: BreakerListener) -> None:
         """Call ``listener(route, state)`` for every breaker now and on each transition from now on."""
@@ -119,3 +149,31 @@ class GatewayState:
     def _changed(self, name: str, transition: Transition) -> None:
         for listener in self.breaker_listeners:
             listener(name, transition.to_state)
+
+
+def _settings(route: RouteConfig, gateway: GatewayConfig) -> dict[str, object]:
+    """The settings each rebuildable part of a route's state is made from (the policy: the route's own
+    balancing, else the gateway's)."""
+    return {
+        "policy": route.balancing or gateway.balancing,
+        "retry": route.retry,
+        "budget": route.retry_budget,
+        "breaker": route.breaker,
+        "bulkhead": route.bulkhead,
+        "cache": route.cache,
+    }
+
+
+def _changed_parts(
+    old: RouteConfig, old_gateway: GatewayConfig, new: RouteConfig, gateway: GatewayConfig
+) -> set[str]:
+    """The parts of a route's state whose settings differ between ``old`` and ``new``."""
+    before, after = _settings(old, old_gateway), _settings(new, gateway)
+    return {part for part in before if before[part] != after[part]}
+
+
+def _limiter(config: GatewayConfig, clock: Clock) -> KeyedLimiter[str] | None:
+    limit = config.rate_limit
+    if limit is None:
+        return None
+    return KeyedLimiter(lambda: TokenBucket(limit.rate, limit.burst, clock), limit.max_clients)

@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from live.common.errors import error_body, install_json_errors
+from live.common.features import FeatureFlags
 from live.common.instances import Discover
 from live.common.observability import observability_of
 from live.common.settings import InstanceSettings
@@ -232,7 +233,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Idempotency-Key missing.",
         401: "No X-User (not through the gateway).",
-        403: "Another user's order.",
+        403: "Another user's order, or cancelling is switched off (features.orders.cancel_enabled).",
         404: "No such order.",
         409: "Rejected by inventory, or not cancellable in its state.",
         503: "Inventory unavailable; the order stays pending, retry with the same key.",
@@ -247,8 +248,12 @@ def create_app(
     policy: Policy | None = None,
     timeout: float = 2.0,
     settle_pending_after: float = 10.0,
+    features: FeatureFlags | None = None,
 ) -> FastAPI:
     """The orders app on ``settings.database``, reaching inventory through ``discover`` and ``policy``.
+
+    ``features``: its flags at the config service (``features.orders.cancel_enabled``, default on:
+    while off, cancelling answers 403); None: every feature on.
 
     ``policy`` (default :class:`~patterns.balancing.RoundRobin`) picks among inventory's instances;
     ``timeout`` (seconds) bounds each call to inventory; orders still pending ``settle_pending_after``
@@ -325,6 +330,12 @@ def create_app(
     )
     async def cancel_order(order_id: str, request: Request, user: User) -> JSONResponse:
         """Cancel a placed order, giving its stock back (cancelling again answers the cancelled order)."""
+        if features is not None and not features.enabled("cancel_enabled"):
+            raise ApiError(
+                403,
+                "feature_disabled",
+                "cancelling orders is switched off for now (feature flag features.orders.cancel_enabled)",
+            )
         order = await orders.owned(order_id, user)
         if order.status in ("pending", "rejected"):
             raise ApiError(

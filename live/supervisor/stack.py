@@ -47,7 +47,7 @@ __all__ = [
     "StackState",
 ]
 
-SERVICES = ("registry", "users", "inventory", "orders", "gateway")
+SERVICES = ("registry", "config", "users", "inventory", "orders", "gateway")
 """Every service of the stack, in start order (the registry first)."""
 
 DEFAULT_REPLICAS = dict.fromkeys(SERVICES, 1)
