@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from live.events.choice import choose_broker
 from live.supervisor import SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import PREPARE
 
@@ -72,15 +73,23 @@ def up(
         Path | None, typer.Option(help="The gateway's routes and policies (YAML); default: the bundled one.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every instance to be ready.")] = 10.0,
+    broker: Annotated[
+        str | None,
+        typer.Option(help="Events on Redis Streams at redis://127.0.0.1:PORT; default: the embedded broker."),
+    ] = None,
 ) -> None:
-    """Start the stack (registry, users, inventory, orders, gateway), wait until ready, and return."""
+    """Start the stack (registry, broker, users, inventory, orders, gateway), wait until ready, and return."""
     try:
         counts = parse_replicas(replicas)
     except ValueError as error:
         _fail(str(error))
     if gateway_config is not None and not gateway_config.is_file():
         _fail(f"--gateway-config: no file {gateway_config}")
-    stack = Stack(state_dir, gateway_config=gateway_config, prepare=PREPARE)
+    try:
+        record_broker = choose_broker(broker)
+    except ValueError as error:
+        _fail(str(error))
+    stack = Stack(state_dir, gateway_config=gateway_config, prepare=(*PREPARE, record_broker))
     try:
         with console.status("starting the stack..."):
             state = stack.up(counts, timeout=timeout)
