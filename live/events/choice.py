@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from live.common.settings import InstanceSettings
-from live.events.broker import Broker, DeliveryPolicy
+from live.events.broker import Broker, BrokerError, DeliveryPolicy
 
 __all__ = ["BROKER_FILE", "broker_for", "broker_url", "check_broker_url", "choose_broker"]
 
@@ -68,12 +68,15 @@ def broker_for(settings: InstanceSettings, policy: DeliveryPolicy | None = None)
         from live.events.redis_streams import RedisBroker  # only Redis stacks import redis-py
 
         return RedisBroker(url, policy)
-    from live.common.registry_client import discovery_for  # not imported by `live up`, which needs none
+    from live.common.registry_client import RegistryError, discovery_for  # `live up` needs neither
     from live.events.client import BrokerClient
 
     discovery = discovery_for(settings)
 
     async def locate() -> str:
-        return (await discovery.pick("broker")).url
+        try:
+            return (await discovery.pick("broker")).url
+        except RegistryError as error:
+            raise BrokerError(f"the broker could not be found: {error}") from error
 
-    return BrokerClient(locate)
+    return BrokerClient(locate, on_close=discovery.client.close)

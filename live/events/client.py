@@ -19,6 +19,7 @@ from live.events.broker import MAX_BLOCK, BrokerError, DeadLetter, Delivered
 __all__ = ["BrokerClient"]
 
 Locate = Callable[[], Awaitable[str]]
+Closer = Callable[[], Awaitable[None]]
 
 
 def _group_path(stream: str, group: str) -> str:
@@ -28,7 +29,7 @@ def _group_path(stream: str, group: str) -> str:
 class BrokerClient:
     """The broker at the base URL ``locate`` returns (or at a fixed URL)."""
 
-    def __init__(self, locate: Locate | str, timeout: float = 5.0) -> None:
+    def __init__(self, locate: Locate | str, timeout: float = 5.0, on_close: Closer | None = None) -> None:
         if isinstance(locate, str):
             fixed = locate.rstrip("/")
 
@@ -38,6 +39,7 @@ class BrokerClient:
             locate = at_fixed_url
         self.locate = locate
         self.timeout = timeout
+        self.on_close = on_close
         self._session: aiohttp.ClientSession | None = None
 
     async def _call(self, method: str, path: str, body: Any = None, wait: float = 0.0) -> Any:
@@ -87,5 +89,8 @@ class BrokerClient:
         ]
 
     async def close(self) -> None:
+        """Close the connections (and whatever ``on_close`` closes: the discovery ``locate`` uses)."""
         if self._session is not None:
             await self._session.close()
+        if self.on_close is not None:
+            await self.on_close()

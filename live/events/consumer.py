@@ -3,7 +3,8 @@
 The handler must be idempotent (deliveries are at least once: a redelivered event may already have
 been handled by a consumer that died before its ack). An event the handler fails on is nacked and
 comes back, up to the broker's ``max_deliveries``; then it lands in the dead-letter queue, so one
-poison event never blocks the rest. A broker that cannot be reached is retried after a pause.
+poison event never blocks the rest. A round that fails (the broker cannot be reached) is retried
+after a pause: the loop only ends when its task is cancelled.
 """
 
 from __future__ import annotations
@@ -59,10 +60,13 @@ class Consumer:
         return acked
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled; a failed round is logged and retried after a pause."""
         while True:
             try:
                 await self.run_once()
             except BrokerError as error:
                 log.warning("%s: %s; retrying in %.3g s", self.name, error, self.pause)
+                await asyncio.sleep(self.pause)
+            except Exception:
+                log.exception("%s: consuming failed; retrying in %.3g s", self.name, self.pause)
                 await asyncio.sleep(self.pause)
