@@ -6,7 +6,9 @@ event is delivered to one of them at a time. Delivery is *at least once*:
 
 * :meth:`Broker.read` hands out up to ``count`` events (waiting up to ``block`` seconds for one); each
   is then held by the reading consumer until it is acked.
-* :meth:`Broker.ack` settles an event for the group: it is not delivered again.
+* :meth:`Broker.ack` settles an event for the group: it is not delivered again. An ack names the
+  event, not one delivery of it: a consumer that acks after its timeout settles the event even if it
+  was redelivered meanwhile (its handler did run; the new holder's ack then returns False).
 * An event not acked within the ``ack_timeout`` (the consumer crashed, hangs or is slow), or
   :meth:`Broker.nack`-ed, is delivered again -- possibly to another consumer -- so consumers must be
   idempotent (the shop's inventory deduplicates by ``event_id``).

@@ -11,8 +11,10 @@ Durability: the SQLite file holds every event (``events``), every group (``group
 event its delivery count and outcome (``deliveries``: acked or dead-lettered). Each change is written
 before the call that made it returns, so a restarted broker rebuilds the same queues: every event a
 group has not settled is ready again with its delivery count so far. A delivery still unacked when the
-broker stopped is forgotten -- its consumer's ack is refused as stale and the event is delivered again
-(at least once). A broker is one process: the queues live in its memory, so it runs as one instance.
+broker stopped counts as failed: its consumer's ack is refused as stale, and the event is delivered
+again -- or, if that was its ``max_deliveries``-th delivery, dead-lettered as the broker starts, so no
+event is ever delivered more than ``max_deliveries`` times. A broker is one process: the queues live
+in its memory, so it runs as one instance.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _event(delivery: Delivery) -> dict[str, Any]:
+    """The event a delivery carries (queues hold the decoded JSON object as the message's payload)."""
+    payload = delivery.message.payload
+    assert isinstance(payload, dict)
+    return payload
+
+
 class _PullQueue(Queue):
     """A queue whose consumers subscribe for one read at a time: one that leaves is out of the line."""
 
@@ -101,13 +110,19 @@ class EmbeddedBroker:
         self._groups: dict[tuple[str, str], _Group] = {}
         self._lock = asyncio.Lock()
         self._wakeup: dict[str, asyncio.Event] = {}
-        with self.db.read() as db:
+        with self.db.write() as db:
             for row in db.execute("SELECT stream, name FROM groups ORDER BY created_at").fetchall():
                 self._groups[(row["stream"], row["name"])] = self._load(db, row["stream"], row["name"])
 
     def _load(self, db: Any, stream: str, name: str) -> _Group:
-        """Group ``name`` of ``stream`` with every event it has not settled, ready, with its count so far."""
+        """Group ``name`` of ``stream`` with every event it has not settled, ready, with its count so far
+        (in a write transaction: events whose last allowed delivery was cut short are dead-lettered)."""
         group = _Group(stream, name, self.policy, self.clock)
+        db.execute(
+            "UPDATE deliveries SET outcome = ?, settled_at = ?"
+            " WHERE stream = ? AND grp = ? AND outcome IS NULL AND deliveries >= ?",
+            (DEAD_LETTERED, _now(), stream, name, self.policy.max_deliveries),
+        )
         rows = db.execute(
             "SELECT e.seq, e.event, COALESCE(d.deliveries, 0) AS deliveries FROM events e"
             " LEFT JOIN deliveries d ON d.stream = e.stream AND d.grp = ? AND d.seq = e.seq"
@@ -221,10 +236,7 @@ class EmbeddedBroker:
                 wakeup = self._wakeup.setdefault(stream, asyncio.Event())
             remaining = deadline - time.monotonic()
             if taken or remaining <= 0:
-                return [
-                    Delivered(stream, group, str(d.message.id), dict(d.message.payload), d.number)  # type: ignore[call-overload]
-                    for d in taken
-                ]
+                return [Delivered(stream, group, str(d.message.id), _event(d), d.number) for d in taken]
             if next_deadline is not None:  # a timed-out delivery may be redelivered then
                 remaining = min(remaining, max(next_deadline - self.clock(), 0.0) + 0.001)
             with contextlib.suppress(TimeoutError):

@@ -22,6 +22,11 @@ def test_unsettled_events_and_dead_letters_survive_a_broker_restart(backend: Bac
         for _ in range(POLICY.max_deliveries):  # event 0 of another group dead-lettered
             await broker.read(stream, "other", "c", count=1, block=POLICY.ack_timeout * 4)
             await broker.nack(stream, "other", ids[0])
+        for attempt in range(POLICY.max_deliveries):  # a third group's last delivery cut short by the stop
+            got = await broker.read(stream, "third", "c", count=1, block=POLICY.ack_timeout * 4)
+            assert [d.delivery for d in got] == [attempt + 1]
+            if attempt + 1 < POLICY.max_deliveries:
+                await broker.nack(stream, "third", ids[0])
         return ids
 
     async def after(broker: Broker) -> None:
@@ -32,7 +37,12 @@ def test_unsettled_events_and_dead_letters_survive_a_broker_restart(backend: Bac
             (ids[3], {"n": 3}, 1),
         ]
         letters = await broker.dlq(stream)
-        assert [(d.id, d.group, d.deliveries) for d in letters] == [(ids[0], "other", POLICY.max_deliveries)]
+        assert [(d.id, d.group, d.deliveries) for d in letters] == [
+            (ids[0], "other", POLICY.max_deliveries),
+            (ids[0], "third", POLICY.max_deliveries),  # never delivered a fourth time
+        ]
+        third = await broker.read(stream, "third", "c", count=10)
+        assert [(d.id, d.delivery) for d in third] == [(i, 1) for i in ids[1:]]
         other = await broker.read(stream, "other", "c", count=10)
         assert [d.id for d in other] == ids[1:]  # the dead letter is not delivered again
         assert await broker.publish(stream, {"n": 4}) not in ids  # ids are never reused
