@@ -7,26 +7,32 @@
   bool}`` (false: the event was not held -- acked already, timed out and redelivered, or unknown).
 * ``GET /streams/{stream}/dlq``: 200 ``{"dead_letters": [{id, group, event, deliveries}]}``.
 
+Besides the stack's usual metrics, ``/metrics`` has ``broker_backlog{stream, group}``: the events of
+the stream each group has not settled yet (ready or held) -- the consumer lag an alert watches.
+
 Names (stream, group, consumer) are 1-100 letters, digits or ``._:-``; anything else is a 422 in the
 stack's common error shape, as is a body that is not a JSON object.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
 from fastapi import Path as PathParam
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from pydantic import BaseModel, ConfigDict, Field
 
 from live.common.errors import install_json_errors
+from live.common.observability import instrument
 from live.common.settings import InstanceSettings
 from live.events.broker import MAX_BLOCK, MAX_COUNT, NAME, DeliveryPolicy
 from live.events.embedded import EmbeddedBroker
 
-__all__ = ["create_app"]
+__all__ = ["BacklogCollector", "build", "create_app"]
 
 Name = Annotated[str, PathParam(pattern=f"^{NAME.pattern}$")]
 
@@ -113,4 +119,28 @@ def create_app(settings: InstanceSettings, policy: DeliveryPolicy | None = None)
             ]
         )
 
+    return app
+
+
+class BacklogCollector:
+    """``broker_backlog{stream, group}`` from the broker's queues, read at each scrape."""
+
+    def __init__(self, broker: EmbeddedBroker) -> None:
+        self.broker = broker
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "broker_backlog",
+            "Events not yet settled by the consumer group (ready or held)",
+            labels=["stream", "group"],
+        )
+        for (stream, group), count in sorted(self.broker.backlog().items()):
+            gauge.add_metric([stream, group], count)
+        yield gauge
+
+
+def build(settings: InstanceSettings) -> FastAPI:
+    """The stack's broker (``python -m live.broker``): :func:`create_app`, instrumented, with its backlog."""
+    app = create_app(settings)
+    instrument(app, settings).metrics.registry.register(BacklogCollector(app.state.broker))
     return app

@@ -196,6 +196,10 @@ class EmbeddedBroker:
     def _next_deadline(self, group: _Group) -> float | None:
         return min((d.deadline for d in group.queue.outstanding.values()), default=None)
 
+    def backlog(self) -> dict[tuple[str, str], int]:
+        """Per ``(stream, group)``: events published and not settled yet, ready or held (the group's lag)."""
+        return {key: group.queue.backlog for key, group in list(self._groups.items())}
+
     # -- the Broker interface --------------------------------------------------------------------
 
     async def publish(self, stream: str, event: Mapping[str, Any]) -> str:

@@ -1,11 +1,15 @@
-"""The embedded broker keeps its promises across a restart: its state is in SQLite, not only in memory."""
+"""The embedded broker: its promises across a restart (its state is in SQLite), its HTTP API, its metrics."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from live.broker.app import build
+from live.common.server import running
+from live.common.settings import InstanceSettings
 from live.events.broker import Broker
 from tests.live.events.conftest import POLICY, Backend
 from tests.live.http import call
@@ -77,3 +81,15 @@ def test_the_http_api_refuses_bad_input_in_the_common_error_shape(backend: Backe
     assert "block" in too_long.body["error"]
     unknown = call("POST", f"{backend.url}/streams/s/groups/g/events/nope/ack")
     assert (unknown.status, unknown.body) == (200, {"settled": False})
+
+
+def test_the_broker_process_exports_each_groups_backlog(tmp_path: Path) -> None:
+    settings = InstanceSettings(service="broker", instance="broker-1", state_dir=tmp_path)
+    with running(build(settings)) as url:
+        for n in range(3):
+            assert call("POST", f"{url}/streams/shop/events", json_body={"n": n}).status == 201
+        read = call("POST", f"{url}/streams/shop/groups/audit/read", json_body={"consumer": "c", "count": 2})
+        first = read.body["events"][0]["id"]
+        assert call("POST", f"{url}/streams/shop/groups/audit/events/{first}/ack").body == {"settled": True}
+        text = call("GET", f"{url}/metrics").body
+    assert 'broker_backlog{group="audit",stream="shop"} 2.0' in text  # one held, one ready
