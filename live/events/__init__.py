@@ -5,5 +5,6 @@ it hands out; :mod:`live.events.embedded` is the default backend's model (the ``
 queues made durable in SQLite), served by ``python -m live.broker`` and reached through
 :mod:`live.events.client`; :mod:`live.events.redis` is the same interface on Redis Streams with
 consumer groups; :mod:`live.events.consumer` is the loop a consuming service runs, and
-:mod:`live.events.choice` picks the backend a stack process uses.
+:mod:`live.events.choice` picks the backend a stack process uses; :mod:`live.events.streams` names
+the stack's streams.
 """
