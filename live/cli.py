@@ -18,6 +18,7 @@ from rich.table import Table
 
 from live.config.client import ConfigClient, ConfigClientError, parse_value
 from live.config.environments import ENVIRONMENTS
+from live.events.choice import choose_broker
 from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
 from live.supervisor import SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import preparations
@@ -91,8 +92,13 @@ def up(
             help=f"Configuration environment: {', '.join(ENVIRONMENTS)} (live/config/environments)."
         ),
     ] = "dev",
+    broker: Annotated[
+        str | None,
+        typer.Option(help="Events on Redis Streams at redis://127.0.0.1:PORT; default: the embedded broker."),
+    ] = None,
 ) -> None:
-    """Start the stack (registry, config, users, inventory, orders, gateway), wait until ready, and return."""
+    """Start the stack (registry, broker, config, users, inventory, orders, gateway), wait until ready, and
+    return."""
     try:
         counts = parse_replicas(replicas)
     except ValueError as error:
@@ -105,11 +111,15 @@ def up(
         _fail(f"--mesh-policy: no file {mesh_policy}")
     if env not in ENVIRONMENTS:
         _fail(f"--env: unknown environment {env!r}; known: {', '.join(ENVIRONMENTS)}")
+    try:
+        record_broker = choose_broker(broker)
+    except ValueError as error:
+        _fail(str(error))
     hooks = [PrometheusHook()] if prometheus else []
     stack = Stack(
         state_dir,
         gateway_config=gateway_config,
-        prepare=preparations(env),
+        prepare=(*preparations(env), record_broker),
         hooks=hooks,
         mtls=mtls,
         mesh_policy=mesh_policy,

@@ -8,6 +8,8 @@ Routes (the gateway forwards ``/api/inventory/...`` here as ``/inventory/...``):
   line cannot be reserved (nothing is); 422 when the request_id was used with another body.
 * ``POST /inventory/reservations/{request_id}/release``: 200 with the released reservation, also when
   it was released before; 404 when there is none.
+* ``GET /inventory/sales``: net units sold per sku and the number of order events counted, from the
+  orders stream (:mod:`live.inventory.sales`; consumed only when the app is given a broker).
 * ``GET /openapi.json``: the document in :mod:`live.inventory.openapi`.
 
 Every error is JSON in the stack's common shape (:mod:`live.common.errors`), with a machine-readable
@@ -18,16 +20,21 @@ blocking SQLite calls run in worker threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from live.common.errors import error_body
 from live.common.settings import InstanceSettings
+from live.events.broker import Broker, Delivered
+from live.events.consumer import Consumer
+from live.events.streams import ORDER_EVENTS
 from live.inventory.openapi import openapi_document
 from live.inventory.requests import InvalidFieldError, parse_reservation
+from live.inventory.sales import SalesLedger
 from live.inventory.store import (
     DEFAULT_CATALOGUE,
     InventoryStore,
@@ -37,10 +44,16 @@ from live.inventory.store import (
     UnknownReservationError,
 )
 
-__all__ = ["STORE", "create_app"]
+__all__ = ["CONSUMER_GROUP", "SALES", "STORE", "create_app"]
+
+CONSUMER_GROUP = "inventory"
+"""Inventory's consumer group on the orders stream (its replicas compete within it)."""
 
 STORE = web.AppKey("inventory.store", InventoryStore)
 """Where the app keeps its :class:`InventoryStore`."""
+
+SALES = web.AppKey("inventory.sales", SalesLedger)
+"""Where the app keeps its :class:`SalesLedger`."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,24 +121,59 @@ async def release(request: web.Request) -> web.Response:
     return web.json_response(released.to_json())
 
 
+async def sales(request: web.Request) -> web.Response:
+    ledger = request.app[SALES]
+    summary = await asyncio.to_thread(lambda: {"sold": ledger.sold(), "events": ledger.processed()})
+    return web.json_response(summary)
+
+
+def consume_orders(app: web.Application, broker: Broker, name: str) -> None:
+    """Run consumer ``name`` of the orders stream while ``app`` runs (then close ``broker``)."""
+    ledger = app[SALES]
+
+    async def handle(delivered: Delivered) -> None:
+        await asyncio.to_thread(ledger.apply, delivered.event)
+
+    consumer = Consumer(broker, ORDER_EVENTS, CONSUMER_GROUP, name, handle)
+
+    async def consuming(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(consumer.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.close()
+
+    app.cleanup_ctx.append(consuming)
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
 def create_app(
-    settings: InstanceSettings, *, catalogue: Iterable[Item] = DEFAULT_CATALOGUE
+    settings: InstanceSettings, *, catalogue: Iterable[Item] = DEFAULT_CATALOGUE, broker: Broker | None = None
 ) -> web.Application:
-    """The inventory app on ``settings.database`` (seeded with ``catalogue`` if it has no item yet)."""
+    """The inventory app on ``settings.database`` (seeded with ``catalogue`` if it has no item yet).
+
+    With a ``broker``, the app consumes the orders stream into its sales ledger while it runs, as
+    consumer ``settings.instance`` of the group ``inventory``.
+    """
     app = web.Application(middlewares=[json_errors])
     app[STORE] = store = InventoryStore(settings.database, catalogue)
+    app[SALES] = ledger = SalesLedger(settings.database)
+    if broker is not None:
+        consume_orders(app, broker, settings.instance)
 
     async def close_database(app: web.Application) -> None:
         store.db.close()
+        ledger.db.close()
 
     app.on_cleanup.append(close_database)
     app.router.add_get("/inventory/items", list_items)
     app.router.add_get("/inventory/items/{sku}", get_item)
     app.router.add_post("/inventory/reservations", reserve)
     app.router.add_post("/inventory/reservations/{request_id}/release", release)
+    app.router.add_get("/inventory/sales", sales)
     app.router.add_get("/openapi.json", openapi)
     return app

@@ -40,6 +40,18 @@ _SCHEMAS: dict[str, Any] = {
             "reserved": {"type": "integer", "minimum": 0, "description": "Units held by reservations."},
         },
     },
+    "Sales": {
+        "type": "object",
+        "required": ["sold", "events"],
+        "properties": {
+            "sold": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Net units sold per sku: placed minus cancelled orders' quantities.",
+            },
+            "events": {"type": "integer", "minimum": 0, "description": "Distinct order events counted."},
+        },
+    },
     "Line": {
         "type": "object",
         "required": ["sku", "quantity"],
@@ -109,6 +121,13 @@ _PATHS: dict[str, Any] = {
             "operationId": "getItem",
             "parameters": [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _json(_ref("Item"), "The item."), "404": _error("No such sku.")},
+        }
+    },
+    "/inventory/sales": {
+        "get": {
+            "summary": "Units sold per sku, from the orders stream (each event counted once)",
+            "operationId": "getSales",
+            "responses": {"200": _json(_ref("Sales"), "The sales ledger.")},
         }
     },
     "/inventory/reservations": {

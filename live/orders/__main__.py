@@ -2,7 +2,8 @@
 
 Inventory's instances come from the registry through the stack's cached discovery (which also routes
 calls through the chaos proxies when ``live up --chaos`` put some in place); the config service too,
-whose ``features.orders.*`` flags the process follows while it runs.
+whose ``features.orders.*`` flags the process follows while it runs; its outbox is relayed to the
+stack's broker (:func:`live.events.choice.broker_for`).
 """
 
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from live.common.features import FeatureFlags
 from live.common.registry_client import discovery_for
 from live.common.server import serve_from_env
 from live.common.settings import InstanceSettings
+from live.events.choice import broker_for
 from live.orders.app import create_app
 
 
@@ -22,7 +24,7 @@ def build(settings: InstanceSettings) -> FastAPI:
         )
     discover = discovery_for(settings).instances
     features = FeatureFlags("orders")
-    app = create_app(settings, discover=discover, features=features)
+    app = create_app(settings, discover=discover, features=features, broker=broker_for(settings))
     features.follow(app, locate_config(discover))
     return app
 

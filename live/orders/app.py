@@ -18,6 +18,10 @@ The caller is whoever the gateway names in ``X-User`` (401 without it). Routes (
   with ``OrderCancelled`` in the outbox; cancelling a cancelled order answers it again (200); a
   pending or rejected order cannot be cancelled (409).
 
+With a broker (``python -m live.orders`` in the stack), an :class:`~live.orders.outbox.OutboxRelay`
+publishes the outbox's events to the stream ``orders`` while the app runs (every replica runs one;
+consumers deduplicate by ``event_id``).
+
 Every error is JSON in the stack's common shape (:mod:`live.common.errors`) with a machine-readable
 ``code``: ``{"error": message, "status": 409, "code": "order_rejected", ...}``; an invalid body is a
 422 whose ``problems`` name each bad field (``body.items.0.quantity: ...``).
@@ -42,11 +46,14 @@ from live.common.features import FeatureFlags
 from live.common.instances import Discover
 from live.common.observability import observability_of
 from live.common.settings import InstanceSettings
+from live.events.broker import Broker
+from live.events.streams import ORDER_EVENTS
 from live.orders.inventory import InventoryClient, InventoryUnavailableError, StockRefusedError
+from live.orders.outbox import OutboxEvent, OutboxRelay
 from live.orders.store import KeyReusedError, Order, OrderStore
 from patterns.balancing import Policy, RoundRobin
 
-__all__ = ["ApiError", "Orders", "create_app", "outgoing_headers"]
+__all__ = ["ApiError", "Orders", "create_app", "outgoing_headers", "relaying"]
 
 log = logging.getLogger("servicelab.live.orders")
 
@@ -241,6 +248,26 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+@asynccontextmanager
+async def relaying(store: OrderStore, broker: Broker | None, interval: float) -> AsyncIterator[None]:
+    """Relay ``store``'s outbox to ``broker`` (if any) for the span of the block, then close the broker."""
+    if broker is None:
+        yield
+        return
+
+    async def publish(event: OutboxEvent) -> None:
+        await broker.publish(ORDER_EVENTS, event.to_json())
+
+    stop = asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(store, publish).run(interval, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await relay
+        await broker.close()
+
+
 def create_app(
     settings: InstanceSettings,
     *,
@@ -249,6 +276,8 @@ def create_app(
     timeout: float = 2.0,
     settle_pending_after: float = 10.0,
     features: FeatureFlags | None = None,
+    broker: Broker | None = None,
+    relay_interval: float = 0.2,
 ) -> FastAPI:
     """The orders app on ``settings.database``, reaching inventory through ``discover`` and ``policy``.
 
@@ -258,7 +287,8 @@ def create_app(
     ``policy`` (default :class:`~patterns.balancing.RoundRobin`) picks among inventory's instances;
     ``timeout`` (seconds) bounds each call to inventory; orders still pending ``settle_pending_after``
     seconds after their creation (their client gave up after a 503) are settled by the service itself.
-    Any number of replicas may do so at once: settling is idempotent.
+    Any number of replicas may do so at once: settling is idempotent. With a ``broker``, the outbox
+    is relayed to it every ``relay_interval`` seconds (at once while there is a backlog).
     """
     if settle_pending_after <= timeout:
         raise ValueError(
@@ -273,7 +303,8 @@ def create_app(
         async with _client_session(app) as session:
             orders.inventory = InventoryClient(session, discover, chosen, timeout)
             recovery = asyncio.create_task(orders.settle_stale_forever(settle_pending_after))
-            yield
+            async with relaying(orders.store, broker, relay_interval):
+                yield
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery

@@ -47,8 +47,11 @@ __all__ = [
     "StackState",
 ]
 
-SERVICES = ("registry", "config", "users", "inventory", "orders", "gateway")
+SERVICES = ("registry", "broker", "config", "users", "inventory", "orders", "gateway")
 """Every service of the stack, in start order (the registry first)."""
+
+SINGLETONS = ("registry", "broker", "gateway")
+"""Services that run exactly one instance (the broker's queues live in its memory)."""
 
 DEFAULT_REPLICAS = dict.fromkeys(SERVICES, 1)
 STATE_FILE = "state.json"
@@ -275,7 +278,7 @@ class Stack:
         for service, count in counts.items():
             if service not in SERVICES:
                 raise StackError(f"unknown service {service!r}: the stack has {', '.join(SERVICES)}")
-            if count < 1 or (service in ("registry", "gateway") and count != 1):
+            if count < 1 or (service in SINGLETONS and count != 1):
                 raise StackError(f"{service} needs {'exactly 1' if count >= 1 else 'at least 1'} instance")
         if self.running():
             raise StackError(f"a stack already runs in {self.state_dir}: `servicelab live down` first")
@@ -321,8 +324,8 @@ class Stack:
 
     def scale(self, service: str, count: int, timeout: float = 10.0) -> StackState:
         """Run exactly ``count`` instances of ``service``: start new ones, or stop the newest gracefully."""
-        if service not in SERVICES[1:-1]:
-            scalable = ", ".join(SERVICES[1:-1])
+        if service not in SERVICES or service in SINGLETONS:
+            scalable = ", ".join(name for name in SERVICES if name not in SINGLETONS)
             raise StackError(f"cannot scale {service!r}: the scalable services are {scalable}")
         if count < 1:
             raise StackError(f"{service} needs at least 1 instance, got {count}")
