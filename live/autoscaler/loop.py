@@ -19,13 +19,11 @@ from dataclasses import dataclass
 
 from live.autoscaler.rate import RequestRate
 from live.autoscaler.scrape import scrape_all
-from live.supervisor.stack import SERVICES, Stack, StackError
+from live.supervisor.stack import SCALABLE, Stack, StackError
 from patterns.autoscaling import HorizontalPodAutoscaler, ScalingPolicy
 from patterns.clock import Clock
 
 __all__ = ["Decision", "autoscale", "request_rate_hpa"]
-
-SCALABLE = SERVICES[1:-1]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
 __all__ = [
     "DEFAULT_REPLICAS",
+    "SCALABLE",
     "SERVICES",
     "InstanceRecord",
     "Stack",
@@ -51,6 +52,8 @@ SERVICES = ("registry", "broker", "config", "users", "inventory", "orders", "gat
 """Every service of the stack, in start order (the registry first)."""
 
 SINGLETONS = ("registry", "broker", "gateway")
+SCALABLE = tuple(name for name in SERVICES if name not in SINGLETONS)
+"""The services ``live scale`` and ``live autoscale`` may change."""
 """Services that run exactly one instance (the broker's queues live in its memory)."""
 
 DEFAULT_REPLICAS = dict.fromkeys(SERVICES, 1)
@@ -324,9 +327,8 @@ class Stack:
 
     def scale(self, service: str, count: int, timeout: float = 10.0) -> StackState:
         """Run exactly ``count`` instances of ``service``: start new ones, or stop the newest gracefully."""
-        if service not in SERVICES or service in SINGLETONS:
-            scalable = ", ".join(name for name in SERVICES if name not in SINGLETONS)
-            raise StackError(f"cannot scale {service!r}: the scalable services are {scalable}")
+        if service not in SCALABLE:
+            raise StackError(f"cannot scale {service!r}: the scalable services are {', '.join(SCALABLE)}")
         if count < 1:
             raise StackError(f"{service} needs at least 1 instance, got {count}")
         if not self.running():

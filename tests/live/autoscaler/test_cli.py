@@ -42,7 +42,10 @@ def test_an_idle_service_is_scaled_down_to_min_within_the_duration(tmp_path: Pat
     [
         (["orders", "--min", "3", "--max", "2"], "need 0 <= min_replicas <= max_replicas, got min=3, max=2"),
         (["orders", "--period", "1x"], "cannot read '1x' as a duration"),
-        (["payments"], "cannot autoscale 'payments': the scalable services are users, inventory, orders"),
+        (
+            ["payments"],
+            "cannot autoscale 'payments': the scalable services are config, users, inventory, orders",
+        ),
         (["orders", "--duration", "1s"], "no instance of orders runs in"),
     ],
 )
