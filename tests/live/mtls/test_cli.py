@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from live.mesh.tls import client_context
-from live.supervisor import StackState
+from live.supervisor import SERVICES, StackState
 from tests.live.http import call
 from tests.live.supervisor.test_stack import servicelab
 
@@ -22,8 +22,9 @@ def test_up_with_mtls_then_status_and_scale_follow_the_mesh(tmp_path: Path) -> N
         assert "https://127.0.0.1:" in up.stdout
         status = servicelab("live", "status", "--state-dir", str(tmp_path))
         assert status.returncode == 0, status.stderr
-        assert status.stdout.count("running") == 5
-        assert status.stdout.count(" yes ") == 5  # ready: probed over mTLS with the supervisor's certificate
+        assert status.stdout.count("running") == len(SERVICES)
+        # ready: probed over mTLS with the supervisor's certificate
+        assert status.stdout.count(" yes ") == len(SERVICES)
         scaled = servicelab("live", "scale", "inventory", "2", "--state-dir", str(tmp_path))
         assert scaled.returncode == 0, scaled.stderr
         state = StackState.load(tmp_path)

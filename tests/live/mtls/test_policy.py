@@ -9,18 +9,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from live.mesh.policy import DEFAULT_POLICY, MeshPolicy, MeshPolicyError, load_policy
+from live.supervisor import SERVICES
 
 POLICY = load_policy(DEFAULT_POLICY)
-SERVICES = ("registry", "users", "inventory", "orders", "gateway")
 ALLOWED = {
     ("gateway", "registry"),
+    ("gateway", "config"),
     ("gateway", "users"),
     ("gateway", "inventory"),
     ("gateway", "orders"),
     ("orders", "registry"),
+    ("orders", "config"),
     ("orders", "inventory"),
+    ("orders", "broker"),
     ("users", "registry"),
     ("inventory", "registry"),
+    ("inventory", "broker"),
+    ("config", "registry"),
+    ("broker", "registry"),
 }
 
 
