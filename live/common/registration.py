@@ -13,7 +13,7 @@ import logging
 import time
 
 from live.common.registry_client import RegistryClient, RegistryError
-from live.common.settings import HOST, InstanceSettings
+from live.common.settings import InstanceSettings
 
 __all__ = ["Registration"]
 
@@ -35,7 +35,8 @@ class Registration:
     async def _register(self) -> float:
         assert self.client is not None
         settings = self.settings
-        return await self.client.register(settings.service, settings.instance, HOST, self.port)
+        host = settings.advertise_host  # 127.0.0.1, or the container's name in container mode
+        return await self.client.register(settings.service, settings.instance, host, self.port)
 
     async def start(self) -> None:
         """Register (retrying while the registry comes up, for ``patience`` seconds), then heartbeat."""

@@ -20,6 +20,12 @@ the process exits when that process is gone, so a test that dies cannot leave or
 and ``SERVICELAB_LISTEN_FD`` (optional: an inherited listening socket to serve on, bound by the
 supervisor so that it knows every port before any process starts; without it the process binds
 127.0.0.1 on an ephemeral port itself).
+
+Container mode (``live/deploy/``: one process per container, no supervisor): ``SERVICELAB_LISTEN``
+(``HOST:PORT``, a fixed address to bind, such as ``0.0.0.0:8000`` inside the container's own network
+namespace, where published ports arrive on its interface, not its loopback) and
+``SERVICELAB_ADVERTISE_HOST`` (the name other containers reach it under, registered with the registry
+instead of 127.0.0.1; a registry given one accepts instances at hosts other than loopback).
 """
 
 from __future__ import annotations
@@ -46,6 +52,13 @@ class InstanceSettings:
     parent_pid: int | None = None
     config_file: Path | None = None
     listen_fd: int | None = None
+    listen: tuple[str, int] | None = None
+    advertise_host: str = HOST
+
+    @property
+    def container_mode(self) -> bool:
+        """True when the process is reached under a name other than 127.0.0.1 (``live/deploy/``)."""
+        return self.advertise_host != HOST
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceSettings:
@@ -55,6 +68,7 @@ class InstanceSettings:
         parent = env.get("SERVICELAB_PARENT_PID")
         config = env.get("SERVICELAB_CONFIG_FILE")
         listen_fd = env.get("SERVICELAB_LISTEN_FD")
+        listen = env.get("SERVICELAB_LISTEN")
         return cls(
             service=service,
             instance=env.get("SERVICELAB_INSTANCE", f"{service}-1"),
@@ -63,6 +77,8 @@ class InstanceSettings:
             parent_pid=int(parent) if parent else None,
             config_file=Path(config) if config else None,
             listen_fd=int(listen_fd) if listen_fd else None,
+            listen=_address(listen) if listen else None,
+            advertise_host=env.get("SERVICELAB_ADVERTISE_HOST") or HOST,
         )
 
     def environ(self) -> dict[str, str]:
@@ -80,6 +96,10 @@ class InstanceSettings:
             env["SERVICELAB_CONFIG_FILE"] = str(self.config_file)
         if self.listen_fd is not None:
             env["SERVICELAB_LISTEN_FD"] = str(self.listen_fd)
+        if self.listen is not None:
+            env["SERVICELAB_LISTEN"] = f"{self.listen[0]}:{self.listen[1]}"
+        if self.container_mode:
+            env["SERVICELAB_ADVERTISE_HOST"] = self.advertise_host
         return env
 
     def path(self, *parts: str) -> Path:
@@ -105,6 +125,13 @@ class InstanceSettings:
     def registry_token(self) -> str | None:
         """The registry write token, if ``live up`` generated one."""
         return read_secret(self.state_dir, "registry-token")
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"SERVICELAB_LISTEN must be HOST:PORT, got {text!r}")
+    return host, int(port)
 
 
 def read_secret(state_dir: Path, name: str) -> str | None:
