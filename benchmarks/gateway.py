@@ -20,6 +20,8 @@ of the machine hits all three alike; the figures are each target's best run by p
 machine a run is only ever slowed down by others). The table gives throughput (answered requests per
 second), p50 and p99 latency, and what nginx and the gateway add to them over direct. The load
 generator runs in this process, so its own lag is part of every latency alike (the "lag" columns).
+The last column is the CPU time the first process on the path (inventory, nginx, the gateway) spent
+per request: the cost of the hop, which unlike latency hardly depends on what else the machine runs.
 
     python benchmarks/gateway.py [--rate 500] [--duration 10] [--repeat 3] [--json PATH]
 """
@@ -37,16 +39,18 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 from rich.console import Console
 from rich.table import Table
 
 from live.common.sockets import bind_loopback
 from live.inventory.store import DEFAULT_CATALOGUE
-from live.loadgen import Limits, LoadResult, generator_metrics, load_metrics, plan_load, run_plan
+from live.loadgen import DROPPED, Limits, LoadResult, generator_metrics, load_metrics, plan_load, run_plan
 from live.supervisor import Stack
 from live.supervisor.prepare import PREPARE
 
@@ -85,8 +89,8 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx_proxy(upstream: str, folder: Path) -> Iterator[str]:
-    """nginx in the foreground, proxying 127.0.0.1:<free port> to ``upstream`` (host:port); its URL."""
+def nginx_proxy(upstream: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """nginx in the foreground, proxying 127.0.0.1:<free port> to ``upstream`` (host:port); URL and pid."""
     binary = shutil.which("nginx")
     if binary is None:
         raise SystemExit("nginx is not installed (Debian: apt-get install nginx-light or nginx)")
@@ -114,7 +118,7 @@ def nginx_proxy(upstream: str, folder: Path) -> Iterator[str]:
                     f"nginx (exit code {process.poll()}) did not answer 200 at {url}: {log[-500:]}"
                 )
             time.sleep(0.05)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -151,34 +155,52 @@ def figures(result: LoadResult) -> dict[str, Any]:
     """Throughput, p50/p99 (ms), the error rate (and what the failures were) and the generator's lag."""
     metrics, generator = load_metrics(result), generator_metrics(result)
     frame = result.requests
-    failed = frame[frame["outcome"] != "ok"]
+    failed = frame[frame["outcome"] != "ok"].groupby(["outcome", "status"], observed=True).size()
     return {
-        "failures": {
-            str(k): int(v) for k, v in failed.groupby(["outcome", "status"], observed=True).size().items()
-        },
+        "failures": {f"{outcome} {status}": int(count) for (outcome, status), count in failed.items()},
         "requests": metrics["requests"],
+        "sent": int((frame["outcome"] != DROPPED).sum()),
         "throughput": metrics["throughput"],
         "error_rate": metrics["error_rate"],
         "p50_ms": metrics["latency_p50"] * 1000,
         "p99_ms": metrics["latency_p99"] * 1000,
-        "lag_p50_ms": float(
-            (result.requests["sent"] - result.requests["scheduled"]).dropna().median() * 1000
-        ),
+        "lag_p50_ms": float((frame["sent"] - frame["scheduled"]).dropna().median() * 1000),
         "lag_p99_ms": generator["lag_p99"] * 1000,
         "dropped": generator["dropped"],
     }
 
 
-async def benchmark(urls: dict[str, str], rate: float, duration: float, repeat: int) -> dict[str, Any]:
-    """Warm every target up, then ``repeat`` rounds of one run each; every run's figures and the best."""
-    for url in urls.values():
-        await measure(url, rate, WARMUP_SECONDS, seed=0)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+@dataclass(frozen=True)
+class Target:
+    """Where a run sends its requests, and the process that answers them first (for its CPU time)."""
+
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def benchmark(targets: dict[str, Target], rate: float, duration: float, repeat: int) -> dict[str, Any]:
+    """Warm every target up, then ``repeat`` rounds of one run each; every run's figures and the best.
+
+    A run's ``cpu_ms_per_request`` is the CPU time (user + system) the target's first process spent
+    during the run per request sent: inventory's for direct, nginx's or the gateway's otherwise.
+    Unlike latency it hardly depends on what else the machine is doing.
+    """
+    for target in targets.values():
+        await measure(target.url, rate, WARMUP_SECONDS, seed=0)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for round_number in range(1, repeat + 1):
-        for name, url in urls.items():
-            runs[name].append(figures(await measure(url, rate, duration, seed=round_number)))
+        for name, target in targets.items():
+            before = cpu_seconds(target.pid)
+            found = figures(await measure(target.url, rate, duration, seed=round_number))
+            found["cpu_ms_per_request"] = (cpu_seconds(target.pid) - before) * 1000 / max(found["sent"], 1)
+            runs[name].append(found)
     best = {name: min(found, key=lambda run: run["p50_ms"]) for name, found in runs.items()}
-    for name in urls:
+    for name in targets:
         for q in ("p50_ms", "p99_ms"):
             best[name][f"added_{q}"] = best[name][q] - best["direct"][q]
     return {"best": best, "runs": runs}
@@ -186,7 +208,8 @@ async def benchmark(urls: dict[str, str], rate: float, duration: float, repeat: 
 
 def table(best: dict[str, dict[str, float]], rate: float, duration: float, repeat: int) -> Table:
     out = Table(title=f"GET /inventory/items/{SKU} at {rate:g} req/s, {duration:g} s, best of {repeat}")
-    for column in ("target", "req/s", "errors", "p50 ms", "p99 ms", "added p50", "added p99", "lag p99"):
+    columns = ("target", "req/s", "errors", "p50 ms", "p99 ms", "added p50", "added p99", "lag p99")
+    for column in (*columns, "CPU ms/req"):
         out.add_column(column, justify="left" if column == "target" else "right")
     for name, row in best.items():
         added = (
@@ -200,6 +223,7 @@ def table(best: dict[str, dict[str, float]], rate: float, duration: float, repea
             f"{row['p99_ms']:.2f}",
             *added,
             f"{row['lag_p99_ms']:.2f}",
+            f"{row['cpu_ms_per_request']:.3f}",
         )
     return out
 
@@ -222,17 +246,22 @@ def main() -> None:
             (gateway,) = state.of("gateway")
             nginx_dir = Path(folder) / "nginx"
             nginx_dir.mkdir()
-            with nginx_proxy(f"127.0.0.1:{inventory.port}", nginx_dir) as nginx:
-                urls = {
-                    "direct": f"{inventory.url}/inventory/items/{SKU}",
-                    "nginx": f"{nginx}/inventory/items/{SKU}",
-                    "gateway": f"{gateway.url}/api/inventory/items/{SKU}",
+            with nginx_proxy(f"127.0.0.1:{inventory.port}", nginx_dir) as (nginx, nginx_pid):
+                targets = {
+                    "direct": Target(f"{inventory.url}/inventory/items/{SKU}", inventory.pid),
+                    "nginx": Target(f"{nginx}/inventory/items/{SKU}", nginx_pid),
+                    "gateway": Target(f"{gateway.url}/api/inventory/items/{SKU}", gateway.pid),
                 }
-                console.print(f"measuring {', '.join(urls)}: {args.repeat} x {args.duration:g} s each ...")
-                found = asyncio.run(benchmark(urls, args.rate, args.duration, args.repeat))
+                console.print(f"measuring {', '.join(targets)}: {args.repeat} x {args.duration:g} s each ...")
+                found = asyncio.run(benchmark(targets, args.rate, args.duration, args.repeat))
         finally:
             stack.down()
-    Console().print(table(found["best"], args.rate, args.duration, args.repeat))
+    out = Console(width=120)
+    out.print(table(found["best"], args.rate, args.duration, args.repeat))
+    for name, row in found["best"].items():
+        if row["failures"]:
+            # a proxy that fails requests (breaker open, bulkhead full: it is overloaded) is not just slower
+            out.print(f"{name}: failed requests {row['failures']} -- its latencies are not comparable")
     if args.json:
         settings = {"rate": args.rate, "duration": args.duration, "repeat": args.repeat, "sku": SKU}
         args.json.write_text(json.dumps({"settings": settings, **found}, indent=2), encoding="utf-8")
