@@ -4,7 +4,7 @@ One run starts a live stack (``live.supervisor.Stack``: registry, users, invento
 gateway as processes on 127.0.0.1, one instance each, the bundled gateway.yaml) and Debian's
 ``nginx`` as a plain reverse proxy in front of the same inventory instance (a minimal nginx.conf in
 a temporary folder: one worker, upstream keep-alive, no access log). Then the same open-loop load
-(``live.loadgen``: Poisson arrivals at ``--rate``, fixed in advance, latency from the scheduled
+(``live.loadgen``: Poisson arrivals at each ``--rate``, fixed in advance, latency from the scheduled
 time, so a slow target meets the same arrivals) is sent for ``--duration`` seconds, with the same
 schedule, three ways:
 
@@ -24,7 +24,7 @@ of every latency alike (the "lag" column). The last column is the CPU time the f
 path (inventory, nginx, the gateway) spent per request sent: the cost of the hop, which unlike
 latency hardly depends on what else the machine runs.
 
-    python benchmarks/gateway.py [--rate 500] [--duration 10] [--repeat 3] [--json PATH]
+    python benchmarks/gateway.py [--rate 500 [100 ...]] [--duration 10] [--repeat 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -238,14 +238,22 @@ def table(best: dict[str, dict[str, float]], rate: float, duration: float, repea
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=500.0, help="requests per second (default 500)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[500.0],
+        help="requests per second, one or more (500)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per target (default 3)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
-    if args.repeat < 1 or not args.rate > 0 or not args.duration > WARMUP_SECONDS:
-        parser.error("--repeat must be >= 1, --rate > 0 and --duration > 1 s")
+    rates = sorted(set(args.rate))  # lowest first: an overload at a high rate cannot spill into a low one
+    if args.repeat < 1 or not all(rate > 0 for rate in rates) or not args.duration > WARMUP_SECONDS:
+        parser.error("--repeat must be >= 1, every --rate > 0 and --duration > 1 s")
     console = Console(stderr=True)
+    found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="servicelab-gateway-bench-") as folder:
         stack = Stack(Path(folder) / "stack", parent_pid=os.getpid(), prepare=PREPARE)
         try:
@@ -260,19 +268,25 @@ def main() -> None:
                     "nginx": Target(f"{nginx}/inventory/items/{SKU}", nginx_pid),
                     "gateway": Target(f"{gateway.url}/api/inventory/items/{SKU}", gateway.pid),
                 }
-                console.print(f"measuring {', '.join(targets)}: {args.repeat} x {args.duration:g} s each ...")
-                found = asyncio.run(benchmark(targets, args.rate, args.duration, args.repeat))
+                for rate in rates:
+                    console.print(
+                        f"{rate:g} req/s: {', '.join(targets)}, {args.repeat} x {args.duration:g} s each"
+                    )
+                    found[f"{rate:g}"] = asyncio.run(benchmark(targets, rate, args.duration, args.repeat))
         finally:
             stack.down()
     out = Console(width=120)
-    out.print(table(found["best"], args.rate, args.duration, args.repeat))
-    for name, row in found["best"].items():
-        if row["failures"]:
-            # a proxy that fails requests (breaker open, bulkhead full: it is overloaded) is not just slower
-            out.print(f"{name}: failed requests {row['failures']} -- its latencies are not comparable")
+    for rate in rates:
+        best = found[f"{rate:g}"]["best"]
+        out.print(table(best, rate, args.duration, args.repeat))
+        for name, row in best.items():
+            if row["failures"]:
+                # a proxy that fails requests (breaker open, bulkhead full: overloaded) is not just slower
+                out.print(f"{name}: failed requests {row['failures']} -- its latencies are not comparable")
     if args.json:
-        settings = {"rate": args.rate, "duration": args.duration, "repeat": args.repeat, "sku": SKU}
-        args.json.write_text(json.dumps({"settings": settings, **found}, indent=2), encoding="utf-8")
+        settings = {"duration": args.duration, "repeat": args.repeat, "sku": SKU, "cpus": os.cpu_count()}
+        document = {"settings": settings, "rates": found, "load_average": os.getloadavg()}
+        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
