@@ -203,12 +203,18 @@ def _instrument_fastapi(app: Any, observed: Observability) -> None:
     async def health() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/ready", tags=["probes"], summary="Readiness: 200 while the instance takes traffic")
+    @app.get(
+        "/ready",
+        tags=["probes"],
+        summary="Readiness: 200 while the instance takes traffic",
+        response_model=None,
+        responses={503: {"description": "starting or draining"}},
+    )
     async def ready() -> JSONResponse:
         body, status = _ready_body(observed.lifecycle)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["probes"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["probes"], summary="Prometheus metrics", response_model=None)
     async def metrics() -> Response:
         return Response(observed.metrics.exposition(), media_type=CONTENT_TYPE)
 

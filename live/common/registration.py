@@ -13,7 +13,7 @@ import logging
 import time
 
 from live.common.registry_client import RegistryError, registry_client_for
-from live.common.settings import HOST, InstanceSettings
+from live.common.settings import InstanceSettings
 
 __all__ = ["Registration"]
 
@@ -34,7 +34,8 @@ class Registration:
         assert self.client is not None
         settings = self.settings
         metadata = {"scheme": settings.scheme} if settings.serves_mtls else {}  # callers dial https
-        return await self.client.register(settings.service, settings.instance, HOST, self.port, metadata)
+        host = settings.advertise_host  # 127.0.0.1, or the container's name in container mode
+        return await self.client.register(settings.service, settings.instance, host, self.port, metadata)
 
     async def start(self) -> None:
         """Register (retrying while the registry comes up, for ``patience`` seconds), then heartbeat."""

@@ -34,7 +34,7 @@ from live.common.logs import configure_logging
 from live.common.observability import instrument, observability_of
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
-from live.common.sockets import bind_loopback, inherited
+from live.common.sockets import bind, bind_loopback, inherited
 
 if TYPE_CHECKING:
     from live.mesh.guard import MeshServer
@@ -201,10 +201,19 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.5)
 
 
+def _listening_socket(settings: InstanceSettings) -> socket.socket:
+    """The supervisor's socket, else the fixed address of container mode, else 127.0.0.1 on a free port."""
+    if settings.listen_fd is not None:
+        return inherited(settings.listen_fd)
+    if settings.listen is not None:
+        return bind(*settings.listen)
+    return bind_loopback()
+
+
 async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
     configure_logging(settings)
     lifecycle = lifecycle_of(app)
-    sock = bind_loopback() if settings.listen_fd is None else inherited(settings.listen_fd)
+    sock = _listening_socket(settings)
     port = sock.getsockname()[1]
     mesh = None
     if settings.serves_mtls:  # imported only then: cryptography and the policy's parsing are not free
@@ -218,7 +227,7 @@ async def _serve(app: Any, settings: InstanceSettings, grace: float) -> None:
         loop.add_signal_handler(signum, stop.set)
     await listener.start(sock)
     run_file = settings.run_file
-    url = f"{settings.scheme}://{HOST}:{port}"
+    url = f"{settings.scheme}://{settings.advertise_host}:{port}"
     record = {"service": settings.service, "instance": settings.instance, "pid": os.getpid(), "port": port}
     partial = run_file.with_suffix(".tmp")  # written whole, then renamed: a reader never sees half
     partial.write_text(json.dumps({**record, "url": url}), encoding="utf-8")

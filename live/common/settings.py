@@ -27,6 +27,12 @@ supervisor so that it knows every port before any process starts; without it the
 127.0.0.1 on an ephemeral port itself) and ``SERVICELAB_MTLS`` (``1``: the stack runs as a mesh with
 mutual TLS -- the process serves HTTPS demanding a client certificate, enforces the mesh policy and
 calls other services with its own certificate; only the gateway's public side stays plain HTTP).
+
+Container mode (``live/deploy/``: one process per container, no supervisor): ``SERVICELAB_LISTEN``
+(``HOST:PORT``, a fixed address to bind, such as ``0.0.0.0:8000`` inside the container's own network
+namespace, where published ports arrive on its interface, not its loopback) and
+``SERVICELAB_ADVERTISE_HOST`` (the name other containers reach it under, registered with the registry
+instead of 127.0.0.1; a registry given one accepts instances at hosts other than loopback).
 """
 
 from __future__ import annotations
@@ -58,6 +64,13 @@ class InstanceSettings:
     config_file: Path | None = None
     listen_fd: int | None = None
     mtls: bool = False
+    listen: tuple[str, int] | None = None
+    advertise_host: str = HOST
+
+    @property
+    def container_mode(self) -> bool:
+        """True when the process is reached under a name other than 127.0.0.1 (``live/deploy/``)."""
+        return self.advertise_host != HOST
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> InstanceSettings:
@@ -67,6 +80,7 @@ class InstanceSettings:
         parent = env.get("SERVICELAB_PARENT_PID")
         config = env.get("SERVICELAB_CONFIG_FILE")
         listen_fd = env.get("SERVICELAB_LISTEN_FD")
+        listen = env.get("SERVICELAB_LISTEN")
         return cls(
             service=service,
             instance=env.get("SERVICELAB_INSTANCE", f"{service}-1"),
@@ -76,6 +90,8 @@ class InstanceSettings:
             config_file=Path(config) if config else None,
             listen_fd=int(listen_fd) if listen_fd else None,
             mtls=env.get("SERVICELAB_MTLS") == "1",
+            listen=_address(listen) if listen else None,
+            advertise_host=env.get("SERVICELAB_ADVERTISE_HOST") or HOST,
         )
 
     def environ(self) -> dict[str, str]:
@@ -95,6 +111,10 @@ class InstanceSettings:
             env["SERVICELAB_LISTEN_FD"] = str(self.listen_fd)
         if self.mtls:
             env["SERVICELAB_MTLS"] = "1"
+        if self.listen is not None:
+            env["SERVICELAB_LISTEN"] = f"{self.listen[0]}:{self.listen[1]}"
+        if self.container_mode:
+            env["SERVICELAB_ADVERTISE_HOST"] = self.advertise_host
         return env
 
     @property
@@ -130,6 +150,13 @@ class InstanceSettings:
     def registry_token(self) -> str | None:
         """The registry write token, if ``live up`` generated one."""
         return read_secret(self.state_dir, "registry-token")
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"SERVICELAB_LISTEN must be HOST:PORT, got {text!r}")
+    return host, int(port)
 
 
 def read_secret(state_dir: Path, name: str) -> str | None:

@@ -1,4 +1,9 @@
-"""Listening sockets of the stack: always on 127.0.0.1, bound here or inherited from the supervisor."""
+"""Listening sockets of the stack: on 127.0.0.1, bound here or inherited from the supervisor.
+
+The one exception is container mode (``SERVICELAB_LISTEN``, see :mod:`live.common.settings`): inside a
+container the process binds the address it is told, since published ports arrive on the container's
+interface.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,19 @@ import socket
 
 from live.common.settings import HOST
 
-__all__ = ["bind_loopback", "inherited"]
+__all__ = ["bind", "bind_loopback", "inherited"]
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
     """A listening TCP socket on 127.0.0.1 (``port`` 0: the kernel picks a free one)."""
+    return bind(HOST, port)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (only container mode asks for a host other than 127.0.0.1)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
+    sock.bind((host, port))
     sock.listen(1024)
     sock.setblocking(False)
     return sock

@@ -9,7 +9,9 @@ WARNING or CRITICAL through :class:`patterns.registry.HealthCheck`; lookups (``G
 /services/{service}``, open to all) list only routable instances. Every registered address must be
 on loopback: the registry never points callers anywhere else. An instance that registers with
 ``metadata.scheme = https`` (a mesh server under mTLS) is listed and probed over https, the probes
-presenting the registry's own mesh certificate (``client_ssl``).
+presenting the registry's own mesh certificate (``client_ssl``). Addresses are on loopback except in
+container mode (``loopback_only=False``, ``live/deploy/``), where each instance is its own host on the
+container network and registers the name or pod IP it is reached under.
 """
 
 from __future__ import annotations
@@ -55,13 +57,19 @@ class RegistryConfig:
     failures_to_critical: int = 2
     successes_to_passing: int = 1
     deregister_critical_after: float = 30.0
+    loopback_only: bool = True
 
 
 class Registration(BaseModel):
     """The body of a registration."""
 
     instance: str = Field(pattern=NAME, description="instance id, unique in the registry")
-    host: str = Field(description="must be 127.0.0.1: the stack lives on loopback")
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="127.0.0.1 (the stack lives on loopback) unless the registry runs in container mode",
+    )
     port: int = Field(ge=1, le=65535)
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -202,7 +210,7 @@ def create_app(
     @app.post("/services/{service}/instances", status_code=201, dependencies=writes)
     def register(service: Annotated[str, Path(pattern=NAME)], body: Registration) -> dict[str, Any]:
         """Register (or re-register) an instance; returns the TTL it must heartbeat within."""
-        if body.host != HOST:
+        if config.loopback_only and body.host != HOST:
             raise HTTPException(422, f"host must be {HOST} (the stack lives on loopback), got {body.host!r}")
         try:
             registry.register(Instance(service, body.instance, f"{body.host}:{body.port}", body.metadata))
