@@ -90,9 +90,15 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def read_until_closed(sock: socket.socket, limit: float = 10.0) -> tuple[bytes, float]:
-    """Everything ``sock`` receives until the peer closes, and the monotonic time it closed."""
-    sock.settimeout(limit)
+    """Everything ``sock`` receives until the peer closes, and the monotonic time it closed.
+
+    TimeoutError when the peer has not closed within ``limit`` seconds.
+    """
+    deadline = time.monotonic() + limit
     parts = []
-    while part := sock.recv(65536):
+    while True:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        part = sock.recv(65536)
+        if not part:
+            return b"".join(parts), time.monotonic()
         parts.append(part)
-    return b"".join(parts), time.monotonic()

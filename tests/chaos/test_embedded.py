@@ -90,7 +90,7 @@ def test_field_names_match_case_insensitively_like_go(embedded: Toxiproxy) -> No
 def test_removing_a_timeout_that_never_acted_keeps_the_connection(embedded: Toxiproxy) -> None:
     with (
         EchoServer() as echo,
-        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address))) as sock,
+        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address)), timeout=10) as sock,
     ):
         embedded.toxic("e", {"type": "timeout", "toxicity": 0})
         assert _round_trip(sock) < 0.1
@@ -102,7 +102,7 @@ def test_removing_a_timeout_that_never_acted_keeps_the_connection(embedded: Toxi
 def test_reset_peer_added_to_an_open_connection_still_resets(embedded: Toxiproxy) -> None:
     with (
         EchoServer() as echo,
-        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address))) as sock,
+        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address)), timeout=10) as sock,
     ):
         assert _round_trip(sock) < 0.1
         embedded.toxic("e", {"type": "reset_peer"})
@@ -115,7 +115,7 @@ def test_reset_peer_added_to_an_open_connection_still_resets(embedded: Toxiproxy
 def test_raising_the_toxicity_keeps_each_connections_draw(embedded: Toxiproxy) -> None:
     with (
         EchoServer() as echo,
-        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address))) as sock,
+        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address)), timeout=10) as sock,
     ):
         embedded.toxic("e", {"type": "latency", "toxicity": 0, "attributes": {"latency": 100}})
         assert _round_trip(sock) < 0.05
@@ -127,7 +127,7 @@ def test_raising_the_toxicity_keeps_each_connections_draw(embedded: Toxiproxy) -
 def test_removing_a_latency_flushes_what_it_held_in_order(embedded: Toxiproxy) -> None:
     with (
         EchoServer() as echo,
-        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address))) as sock,
+        socket.create_connection(("127.0.0.1", embedded.proxy_port("e", echo.address)), timeout=10) as sock,
     ):
         embedded.toxic("e", {"type": "latency", "attributes": {"latency": 2000}})
         for part in (b"a", b"b", b"c"):
