@@ -19,6 +19,7 @@ Answers, as ``toxiproxy-server`` gives them:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import time
@@ -39,6 +40,7 @@ API_VERSION = "2.12.0"
 REQUEST_ID_HEADER = "X-Toxiproxy-Request-Id"
 COLLECTION: web.AppKey[ProxyCollection] = web.AppKey("collection", ProxyCollection)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 _B32 = "0123456789abcdefghijklmnopqrstuv"
 _MACHINE = secrets.token_bytes(3)
@@ -91,6 +93,11 @@ async def _toxiproxy_conventions(request: web.Request, handler: Handler) -> web.
             response = await handler(request)
         except ApiError as error:
             response = _error(error)
+        except web.HTTPException as error:  # aiohttp's own refusals (a body over its size limit)
+            response = _plain(error.text or error.reason, error.status)
+        except Exception as error:  # as Toxiproxy: an unexpected error is a 500 that names it
+            log.exception("toxiproxy API: %s %s failed", request.method, request.path)
+            response = _error(ApiError(str(error) or type(error).__name__, 500))
     response.headers[REQUEST_ID_HEADER] = request_id()
     return response
 

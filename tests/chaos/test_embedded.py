@@ -186,3 +186,10 @@ def test_assign_follows_go_rules() -> None:
     for wrong in ({"count": 1.5}, {"count": True}, {"name": 1}, {"ratio": "1"}, {"count": 2**63}):
         with pytest.raises(ApiError, match="cannot unmarshal"):
             assign(dict(values), fields, wrong, "Thing")
+
+
+@pytest.mark.live
+def test_a_body_over_aiohttps_limit_is_refused_with_a_request_id(embedded: Toxiproxy) -> None:
+    answer = embedded.api("POST", "/populate", raw=b"[" + b" " * (2 << 20) + b"]")
+    assert answer.status == 413
+    assert answer.headers["X-Toxiproxy-Request-Id"]
