@@ -242,3 +242,68 @@ def test_no_byte_lost_or_reordered_through_noops_under_1000_concurrent_connectio
             toxiproxy.toxic("echo", {"type": "noop", "stream": stream})
         payloads, echoed = asyncio.run(everyone(port))
     assert sum(sent == got for sent, got in zip(payloads, echoed, strict=True)) == count
+
+
+def test_no_byte_lost_or_reordered_while_toxics_churn(toxiproxy: Toxiproxy) -> None:
+    """Latency, slicer and bandwidth toxics added, updated and removed while 50 connections stream."""
+    size, count, piece = 400_000, 50, 4096
+    churn = [
+        (
+            "POST",
+            "/proxies/echo/toxics",
+            {"name": "lat", "type": "latency", "attributes": {"latency": 5, "jitter": 3}},
+        ),
+        (
+            "POST",
+            "/proxies/echo/toxics",
+            {"name": "cut", "type": "slicer", "attributes": {"average_size": 500}},
+        ),
+        ("POST", "/proxies/echo/toxics", {"name": "bw", "type": "bandwidth", "stream": "upstream"}),
+        ("PATCH", "/proxies/echo/toxics/bw", {"attributes": {"rate": 20_000}}),
+        ("PATCH", "/proxies/echo/toxics/lat", {"attributes": {"latency": 1}}),
+        ("DELETE", "/proxies/echo/toxics/cut", None),
+        ("DELETE", "/proxies/echo/toxics/lat", None),
+        ("DELETE", "/proxies/echo/toxics/bw", None),
+    ]
+
+    async def stream(port: int, payload: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        received = bytearray()
+        for start in range(0, len(payload), piece):
+            writer.write(payload[start : start + piece])
+            await writer.drain()
+            received += await reader.read(65536)
+        while len(received) < len(payload):
+            received += await reader.readexactly(len(payload) - len(received))
+        writer.close()
+        return bytes(received)
+
+    async def everyone(port: int, payloads: list[bytes]) -> list[bytes]:
+        async with asyncio.timeout(60):
+            return await asyncio.gather(*(stream(port, payload) for payload in payloads))
+
+    statuses: list[int] = []
+
+    def change_toxics(stop: threading.Event) -> None:
+        for _ in range(50):
+            for method, path, body in churn:
+                if stop.is_set():
+                    return
+                statuses.append(toxiproxy.api(method, path, body).status)
+                time.sleep(0.005)
+
+    with EchoServer() as echo:
+        port = toxiproxy.proxy_port("echo", echo.address)
+        payloads = [os.urandom(size) for _ in range(count)]
+        stop = threading.Event()
+        changer = threading.Thread(target=change_toxics, args=(stop,), daemon=True)
+        changer.start()
+        try:
+            echoed = asyncio.run(everyone(port, payloads))
+            changes_while_streaming = len(statuses)
+        finally:
+            stop.set()
+            changer.join(timeout=30)
+    assert sum(sent == got for sent, got in zip(payloads, echoed, strict=True)) == count
+    assert changes_while_streaming >= len(churn)  # at least one whole add/update/remove cycle overlapped
+    assert set(statuses) <= {200, 204}
