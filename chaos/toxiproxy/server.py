@@ -27,6 +27,8 @@ __all__ = ["DEFAULT_PORT", "EmbeddedToxiproxy", "ToxiproxyServer"]
 
 DEFAULT_PORT = 8474
 """Toxiproxy's customary API port."""
+SHUTDOWN_TIMEOUT = 1.0
+"""Seconds a stopping API server waits for open HTTP connections (aiohttp's default is 60)."""
 
 
 class ToxiproxyServer:
@@ -49,7 +51,9 @@ class ToxiproxyServer:
         if config is not None:
             await self.populate_file(config)
         sock = bind_loopback(port)
-        self._runner = web.AppRunner(build_app(self.proxies), access_log=None)
+        self._runner = web.AppRunner(
+            build_app(self.proxies), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+        )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self.port = sock.getsockname()[1]
