@@ -55,6 +55,7 @@ from live.inventory.store import DEFAULT_CATALOGUE
 from live.loadgen import DROPPED, Limits, LoadResult, generator_metrics, load_metrics, plan_load, run_plan
 from live.supervisor import Stack
 from live.supervisor.prepare import PREPARE
+from live.supervisor.processes import terminate
 
 SKU = DEFAULT_CATALOGUE[0].sku
 WARMUP_SECONDS = 1.0
@@ -122,12 +123,7 @@ def nginx_proxy(upstream: str, folder: Path) -> Iterator[tuple[str, int]]:
             time.sleep(0.05)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        terminate(process, grace=5)
 
 
 def _answers(url: str) -> bool:

@@ -50,8 +50,11 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def check_read(count: int, block: float) -> None:
-    """ValueError unless ``1 <= count <= MAX_COUNT`` and ``0 <= block <= MAX_BLOCK`` seconds."""
+def check_read(stream: str, group: str, consumer: str, count: int, block: float) -> None:
+    """ValueError unless the names are valid, ``1 <= count <= MAX_COUNT`` and ``0 <= block <= MAX_BLOCK``."""
+    check_name("stream", stream)
+    check_name("group", group)
+    check_name("consumer", consumer)
     if not 1 <= count <= MAX_COUNT or not 0 <= block <= MAX_BLOCK:
         raise ValueError(
             f"read needs 1 <= count <= {MAX_COUNT} and 0 <= block <= {MAX_BLOCK} seconds, "

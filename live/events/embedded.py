@@ -226,10 +226,7 @@ class EmbeddedBroker:
     async def read(
         self, stream: str, group: str, consumer: str, count: int = 10, block: float = 0.0
     ) -> list[Delivered]:
-        check_name("stream", stream)
-        check_name("group", group)
-        check_name("consumer", consumer)
-        check_read(count, block)
+        check_read(stream, group, consumer, count, block)
         deadline = time.monotonic() + block
         while True:
             async with self._lock:

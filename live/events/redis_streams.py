@@ -112,10 +112,7 @@ class RedisBroker:
     async def read(
         self, stream: str, group: str, consumer: str, count: int = 10, block: float = 0.0
     ) -> list[Delivered]:
-        check_name("stream", stream)
-        check_name("group", group)
-        check_name("consumer", consumer)
-        check_read(count, block)
+        check_read(stream, group, consumer, count, block)
         deadline = time.monotonic() + block
         poll = min(self.policy.ack_timeout / 2, 1.0)  # how often a long poll looks for timed-out deliveries
         with _reaching(self.url):

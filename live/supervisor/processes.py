@@ -17,10 +17,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-__all__ = ["ProcessHandle", "spawn", "spawn_command", "stop_all"]
+__all__ = ["ProcessHandle", "spawn", "spawn_command", "stop_all", "terminate"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,13 @@ def stop_all(handles: list[ProcessHandle], grace: float) -> list[ProcessHandle]:
         handle.signal(signal.SIGKILL)
     _wait(stubborn, 5.0)
     return stubborn
+
+
+def terminate(process: subprocess.Popen[Any], grace: float = 10.0) -> int:
+    """Stop a child this process started: SIGTERM, up to ``grace`` seconds, then SIGKILL; its exit code."""
+    process.terminate()
+    try:
+        return process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=5)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from chaos.toxiproxy import EmbeddedToxiproxy
+from live.supervisor.processes import terminate
 from tests.live.http import Answer, call
 
 REAL_BINARY = "toxiproxy-server"
@@ -90,9 +91,4 @@ def toxiproxy(request: pytest.FixtureRequest) -> Iterator[Toxiproxy]:
     try:
         yield Toxiproxy("real", url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)

@@ -25,6 +25,7 @@ from live.common.settings import HOST, InstanceSettings
 from live.events.broker import Broker, DeliveryPolicy
 from live.events.client import BrokerClient
 from live.events.redis_streams import RedisBroker
+from live.supervisor.processes import terminate
 from tests.conftest import require
 
 POLICY = DeliveryPolicy(ack_timeout=0.5, max_deliveries=3)
@@ -63,12 +64,7 @@ def redis_server(folder: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield f"redis://{HOST}:{port}/0"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        terminate(server)
 
 
 @pytest.fixture(scope="module")
