@@ -31,11 +31,14 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run; sweep executors
+## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run; sweep executors;
+## the gateway against direct calls and nginx; the embedded Toxiproxy against a direct connection
 bench: $(READY)
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/proxy.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis
