@@ -58,7 +58,7 @@ def monitored(tmp_path: Path) -> Iterator[Stack]:
         stack.down()
 
 
-def test_killing_inventory_under_load_fires_its_down_alerts_and_orders_error_rate(monitored: Stack) -> None:
+def test_killing_inventory_fires_its_down_alerts_and_an_error_rate_above_it(monitored: Stack) -> None:
     record = prometheus_of(monitored.state)
     assert record is not None
     everyone = {r.instance for r in monitored.state.instances}
@@ -82,12 +82,11 @@ def test_killing_inventory_under_load_fires_its_down_alerts_and_orders_error_rat
 
         def expected() -> set[tuple[str, str]]:
             found = {(a["alertname"], a.get("service", "")) for a in firing(record.url)}
-            wanted = {
-                ("ServicelabInstanceDown", "inventory"),
-                ("ServicelabServiceDown", "inventory"),
-                ("ServicelabHighErrorRate", "orders"),
-            }
-            return found if wanted <= found else set()
+            wanted = {("ServicelabInstanceDown", "inventory"), ("ServicelabServiceDown", "inventory")}
+            # the failure shows as 5xx at orders (inventory unavailable) or, once the gateway's
+            # breaker on the orders route opens and fails fast, at the gateway: either is the symptom
+            symptom = found & {("ServicelabHighErrorRate", "orders"), ("ServicelabHighErrorRate", "gateway")}
+            return found if wanted <= found and symptom else set()
 
         found = eventually(expected, 30)
         assert found, firing(record.url)
