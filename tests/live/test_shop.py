@@ -66,14 +66,20 @@ def served(stack: Stack, service: str, route: str) -> dict[str, float]:
     return counts
 
 
-def test_sign_up_log_in_and_order_reserves_stock(stack: Stack) -> None:
-    token = login(stack)
+def order_and_check_stock(stack: Stack, token: str) -> Answer:
+    """Place one order of SKU; assert it is placed and reserves exactly one unit. Returns the order."""
     before = stock(stack)
     order = place(stack, token)
     assert order.status == 201, order.body
     assert order.body["status"] == "placed"
     after = stock(stack)
     assert (after["available"], after["reserved"]) == (before["available"] - 1, before["reserved"] + 1)
+    return order
+
+
+def test_sign_up_log_in_and_order_reserves_stock(stack: Stack) -> None:
+    token = login(stack)
+    order = order_and_check_stock(stack, token)
     mine = call("GET", f"{api(stack)}/orders", headers={"Authorization": f"Bearer {token}"})
     assert [o["id"] for o in mine.body] == [order.body["id"]]
 

@@ -23,7 +23,7 @@ from live.mesh.tls import client_context
 from live.supervisor import SERVICES, Stack, StackError
 from tests.live.conftest import start_stack
 from tests.live.http import call
-from tests.live.test_shop import SKU, login, place, stock
+from tests.live.test_shop import SKU, login, order_and_check_stock, stock
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
@@ -67,13 +67,7 @@ def test_services_listen_with_tls_and_the_gateway_stays_plain_http(mesh: Stack) 
 
 
 def test_the_shop_works_through_the_gateway(mesh: Stack) -> None:
-    token = login(mesh)
-    before = stock(mesh)
-    order = place(mesh, token)
-    assert order.status == 201, order.body
-    assert order.body["status"] == "placed"
-    after = stock(mesh)
-    assert (after["available"], after["reserved"]) == (before["available"] - 1, before["reserved"] + 1)
+    order_and_check_stock(mesh, login(mesh))
 
 
 def first_bytes(stack: Stack, service: str, context: ssl.SSLContext) -> bytes:
