@@ -253,7 +253,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="servicelab-gateway-bench-") as folder:
         stack = Stack(Path(folder) / "stack", parent_pid=os.getpid(), prepare=PREPARE)
         try:
-            state = stack.up(timeout=30.0)
+            state = stack.up()
             (inventory,) = state.of("inventory")
             (gateway,) = state.of("gateway")
             nginx_dir = Path(folder) / "nginx"

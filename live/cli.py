@@ -20,7 +20,7 @@ from live.config.client import ConfigClient, ConfigClientError, parse_value
 from live.config.environments import ENVIRONMENTS
 from live.events.choice import choose_broker
 from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
-from live.supervisor import SERVICES, Stack, StackError, StackState
+from live.supervisor import READY_TIMEOUT, SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import preparations
 
 __all__ = ["app"]
@@ -76,7 +76,9 @@ def up(
     gateway_config: Annotated[
         Path | None, typer.Option(help="The gateway's routes and policies (YAML); default: the bundled one.")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for every instance to be ready.")] = 10.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to be ready.")
+    ] = READY_TIMEOUT,
     mtls: Annotated[
         bool, typer.Option(help="Mutual TLS between services, and the mesh access policy enforced.")
     ] = False,

@@ -2,6 +2,7 @@
 
 from live.supervisor.stack import (
     DEFAULT_REPLICAS,
+    READY_TIMEOUT,
     SERVICES,
     InstanceRecord,
     Stack,
@@ -10,4 +11,13 @@ from live.supervisor.stack import (
     StackState,
 )
 
-__all__ = ["DEFAULT_REPLICAS", "SERVICES", "InstanceRecord", "Stack", "StackError", "StackHook", "StackState"]
+__all__ = [
+    "DEFAULT_REPLICAS",
+    "READY_TIMEOUT",
+    "SERVICES",
+    "InstanceRecord",
+    "Stack",
+    "StackError",
+    "StackHook",
+    "StackState",
+]

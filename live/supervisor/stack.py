@@ -39,6 +39,7 @@ from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
 __all__ = [
     "DEFAULT_REPLICAS",
+    "READY_TIMEOUT",
     "SCALABLE",
     "SERVICES",
     "InstanceRecord",
@@ -52,9 +53,13 @@ SERVICES = ("registry", "broker", "config", "users", "inventory", "orders", "gat
 """Every service of the stack, in start order (the registry first)."""
 
 SINGLETONS = ("registry", "broker", "gateway")
+"""Services that run exactly one instance (the broker's queues live in its memory)."""
 SCALABLE = tuple(name for name in SERVICES if name not in SINGLETONS)
 """The services ``live scale`` and ``live autoscale`` may change."""
-"""Services that run exactly one instance (the broker's queues live in its memory)."""
+
+READY_TIMEOUT = 30.0
+"""Seconds ``up`` and ``scale`` wait for every new instance to be ready before giving up. The stack
+is ready in a few seconds on an idle laptop (``benchmarks/startup.py``); the margin is for a busy one."""
 
 DEFAULT_REPLICAS = dict.fromkeys(SERVICES, 1)
 STATE_FILE = "state.json"
@@ -275,7 +280,7 @@ class Stack:
         """The recorded instances whose process still runs."""
         return [record for record in self.state.instances if record.handle.alive()]
 
-    def up(self, replicas: Mapping[str, int] | None = None, timeout: float = 10.0) -> StackState:
+    def up(self, replicas: Mapping[str, int] | None = None, timeout: float = READY_TIMEOUT) -> StackState:
         """Start the whole stack (``replicas``: instances per service, default one) and wait until ready."""
         counts = {**DEFAULT_REPLICAS, **(replicas or {})}
         for service, count in counts.items():
@@ -325,7 +330,7 @@ class Stack:
 
     # -- changing -------------------------------------------------------------------------------
 
-    def scale(self, service: str, count: int, timeout: float = 10.0) -> StackState:
+    def scale(self, service: str, count: int, timeout: float = READY_TIMEOUT) -> StackState:
         """Run exactly ``count`` instances of ``service``: start new ones, or stop the newest gracefully."""
         if service not in SCALABLE:
             raise StackError(f"cannot scale {service!r}: the scalable services are {', '.join(SCALABLE)}")

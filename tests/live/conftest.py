@@ -16,7 +16,7 @@ def start_stack(state_dir: Path, *, mtls: bool = False, **replicas: int) -> Stac
     """A whole stack in ``state_dir`` whose processes die with this test process, whatever happens
     (``mtls``: as a mesh with mutual TLS, as ``live up --mtls`` starts it)."""
     stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE, mtls=mtls)
-    stack.up(replicas, timeout=30.0)  # generous: CI machines run tests in parallel
+    stack.up(replicas)
     return stack
 
 

@@ -62,7 +62,7 @@ def order_then_cancel(stack: Stack) -> None:
 def test_an_order_is_counted_by_inventory_through_the_embedded_broker(tmp_path: Path) -> None:
     stack = Stack(tmp_path, parent_pid=os.getpid(), prepare=(*PREPARE, choose_broker(None)))
     try:
-        stack.up(timeout=30.0)
+        stack.up()
         order_then_cancel(stack)
         dead = call("GET", f"{stack.state.url('broker')}/streams/orders/dlq")
         assert dead.body == {"dead_letters": []}
@@ -74,7 +74,7 @@ def test_an_order_is_counted_by_inventory_through_redis_streams(tmp_path: Path) 
     with redis_server(tmp_path) as url:
         stack = Stack(tmp_path / "stack", parent_pid=os.getpid(), prepare=(*PREPARE, choose_broker(url)))
         try:
-            stack.up(timeout=30.0)
+            stack.up()
             order_then_cancel(stack)
         finally:
             stack.down()

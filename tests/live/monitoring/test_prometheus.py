@@ -52,7 +52,7 @@ def monitored(tmp_path: Path) -> Iterator[Stack]:
     hook = PrometheusHook(Intervals(hold=1))
     stack = Stack(tmp_path, parent_pid=os.getpid(), prepare=PREPARE, hooks=[hook])
     try:
-        stack.up(timeout=30.0)
+        stack.up()
         yield stack
     finally:
         stack.down()
