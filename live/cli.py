@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaos.hook import ChaosHook, chaos_hooks, chaos_of
 from live.config.client import ConfigClient, ConfigClientError, parse_value
 from live.config.environments import ENVIRONMENTS
 from live.events.choice import choose_broker
@@ -98,6 +99,13 @@ def up(
         str | None,
         typer.Option(help="Events on Redis Streams at redis://127.0.0.1:PORT; default: the embedded broker."),
     ] = None,
+    chaos: Annotated[
+        bool, typer.Option(help="A Toxiproxy proxy on every service-to-service edge, for chaos experiments.")
+    ] = False,
+    toxiproxy_url: Annotated[
+        str | None,
+        typer.Option(help="With --chaos: a running toxiproxy-server's API; default: the embedded one."),
+    ] = None,
 ) -> None:
     """Start the stack (registry, broker, config, users, inventory, orders, gateway), wait until ready, and
     return."""
@@ -117,7 +125,11 @@ def up(
         record_broker = choose_broker(broker)
     except ValueError as error:
         _fail(str(error))
+    if toxiproxy_url is not None and not chaos:
+        _fail("--toxiproxy-url: only with --chaos")
     hooks = [PrometheusHook()] if prometheus else []
+    if chaos:
+        hooks.append(ChaosHook(toxiproxy_url))
     stack = Stack(
         state_dir,
         gateway_config=gateway_config,
@@ -135,6 +147,8 @@ def up(
     console.print(_table(state))
     if (record := prometheus_of(state)) is not None:
         console.print(f"prometheus: {record.url}   alerts: {record.url}/alerts")
+    if (toxiproxy := chaos_of(state)) is not None:
+        console.print(f"toxiproxy: {toxiproxy.url}   edges: {state.state_dir}/edges.json")
     console.print(f"gateway: {state.url('gateway')}/api/   state: {state.path}   stop: servicelab live down")
     console.print(f"environment: {env}   change settings live: servicelab live config set KEY VALUE")
 
@@ -186,7 +200,7 @@ def logs(
 def _existing(state_dir: Path) -> Stack:
     """The stack in ``state_dir`` with the hooks its state calls for (its Prometheus, if it has one)."""
     stack = Stack(state_dir)
-    stack.hooks += monitoring_hooks(stack.state)
+    stack.hooks += monitoring_hooks(stack.state) + chaos_hooks(stack.state)
     return stack
 
 

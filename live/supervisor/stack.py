@@ -243,9 +243,10 @@ class Stack:
             context = self._probe_context
         return _get(url, timeout, context)
 
-    def _start(self, service: str, number: int) -> _Starting:
-        """Bind the instance's socket here (so its URL is known at once), then start it on that socket."""
-        sock = bind_loopback()
+    def _start(self, service: str, number: int, port: int = 0) -> _Starting:
+        """Bind the instance's socket here (so its URL is known at once), then start it on that socket
+        (``port`` 0: a free one)."""
+        sock = bind_loopback(port)
         port = sock.getsockname()[1]
         try:
             settings = replace(self.settings(service, number), listen_fd=sock.fileno())
@@ -355,6 +356,32 @@ class Stack:
             gone = {record.instance for record in leaving}
             self.state.instances = [i for i in self.state.instances if i.instance not in gone]
             self.state.save()
+        for hook in self.hooks:
+            hook.ready(self)
+        return self.state
+
+    def restart(self, instances: Iterable[str], timeout: float = READY_TIMEOUT) -> StackState:
+        """Start again each named instance whose process is gone (a chaos experiment killed it), on its
+        old port -- so its URL, the registry's above all, stays valid -- and wait until it is ready."""
+        names = set(instances)
+        gone = [record for record in self.state.instances if record.instance in names]
+        unknown = names - {record.instance for record in gone}
+        if unknown:
+            raise StackError(f"no instance {', '.join(sorted(unknown))} in the stack in {self.state_dir}")
+        gone = [record for record in gone if not record.handle.alive()]
+        self._spawned = []
+        try:
+            starting = [self._start(record.service, record.number, record.port) for record in gone]
+            ready = self._await_ready(starting, time.monotonic() + timeout)
+        except OSError as error:
+            stop_all(self._spawned, self.grace)
+            raise StackError(f"cannot restart on the old port: {error}") from None
+        except BaseException:
+            stop_all(self._spawned, self.grace)
+            raise
+        back = {record.instance for record in ready}
+        self.state.instances = [i for i in self.state.instances if i.instance not in back] + ready
+        self.state.save()
         for hook in self.hooks:
             hook.ready(self)
         return self.state

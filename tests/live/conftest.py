@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from live.supervisor import Stack
+from live.supervisor import Stack, StackHook
 from live.supervisor.prepare import PREPARE
 
 
-def start_stack(state_dir: Path, *, mtls: bool = False, **replicas: int) -> Stack:
+def start_stack(
+    state_dir: Path, *, mtls: bool = False, hooks: Sequence[StackHook] = (), **replicas: int
+) -> Stack:
     """A whole stack in ``state_dir`` whose processes die with this test process, whatever happens
-    (``mtls``: as a mesh with mutual TLS, as ``live up --mtls`` starts it)."""
-    stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE, mtls=mtls)
+    (``mtls``: as a mesh with mutual TLS, as ``live up --mtls`` starts it; ``hooks``: e.g. chaos's)."""
+    stack = Stack(state_dir, parent_pid=os.getpid(), prepare=PREPARE, mtls=mtls, hooks=hooks)
     stack.up(replicas)
     return stack
 
