@@ -68,17 +68,19 @@ def _settings(scenario: Scenario) -> str:
     return f"<details><summary>Scenario settings</summary>\n<pre>{text}</pre>\n</details>"
 
 
-def render_html(blocks: list[Block], folder: Path, scenario: Scenario) -> str:
+def render_html(blocks: list[Block], folder: Path, scenario: Scenario | None = None) -> str:
     """The page for ``blocks``, embedding the PNGs the figures name from ``folder``.
 
-    The scenario's settings follow its introduction (the paragraphs before the first section).
+    The scenario's settings, if there is one, follow its introduction (the paragraphs before the first
+    section); a chaos experiment's report has none.
     """
-    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), scenario.name)
+    name = scenario.name if scenario is not None else "report"
+    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), name)
     parts: list[str] = []
-    settled = False
+    settled = scenario is None
     for block in blocks:
         if isinstance(block, Heading) and block.level > 1 and not settled:
-            parts.append(_settings(scenario))
+            parts.append(_settings(scenario))  # type: ignore[arg-type]
             settled = True
         if isinstance(block, Heading):
             parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
@@ -89,7 +91,7 @@ def render_html(blocks: list[Block], folder: Path, scenario: Scenario) -> str:
         else:
             parts.append(_figure(block, folder))
     if not settled:
-        parts.append(_settings(scenario))
+        parts.append(_settings(scenario))  # type: ignore[arg-type]
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

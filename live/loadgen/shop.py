@@ -21,6 +21,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -30,7 +31,7 @@ from live.loadgen.results import LoadResult
 from live.loadgen.runner import Action, Limits, Setup, SetupError, run_load
 from live.loadgen.schedule import Process, plan_load
 
-__all__ = ["DEFAULT_MIX", "SHOP_ACTIONS", "load_shop", "shop_setup"]
+__all__ = ["DEFAULT_MIX", "SHOP_ACTIONS", "ShopUser", "load_shop", "shop_setup", "sign_up"]
 
 SHOP_ACTIONS = ("browse", "order")
 DEFAULT_MIX = "browse=0.7,order=0.3"
@@ -67,25 +68,44 @@ def _skus(listing: Any) -> dict[str, float]:
     return weights
 
 
+@dataclass(frozen=True)
+class ShopUser:
+    """A fresh shop account, signed in: its bearer ``auth`` header and the SKUs in stock (with weights)."""
+
+    username: str
+    password: str
+    auth: dict[str, str]
+    skus: dict[str, float]
+
+
+async def sign_up(session: aiohttp.ClientSession, base_url: str) -> ShopUser:
+    """Sign up a fresh load user at the gateway ``base_url``, log in and list the inventory once
+    (SetupError naming the step that failed)."""
+    base = base_url.rstrip("/")
+    username, password = f"load-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    async with session.post(f"{base}/api/users", json={"username": username, "password": password}) as r:
+        await _expect(r, "sign-up", (200, 201))
+    form = {"username": username, "password": password}
+    async with session.post(f"{base}/api/users/token", data=form) as r:
+        token = (await _expect(r, "log-in", (200,)) or {}).get("access_token")
+    if not token:
+        raise SetupError("log-in: the answer has no access_token")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with session.get(f"{base}/api/inventory/items", headers=auth) as r:
+        skus = _skus(await _expect(r, "inventory listing", (200,)))
+    if not skus:
+        raise SetupError("the inventory lists no item in stock, so there is nothing to order")
+    return ShopUser(username, password, auth, skus)
+
+
 def shop_setup(base_url: str, seed: int = 0) -> Setup:
     """The setup of a shop run against the gateway at ``base_url`` (SKUs for orders drawn with ``seed``)."""
     base = base_url.rstrip("/")
 
     async def setup(session: aiohttp.ClientSession) -> Mapping[str, Action]:
-        username, password = f"load-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-        async with session.post(f"{base}/api/users", json={"username": username, "password": password}) as r:
-            await _expect(r, "sign-up", (200, 201))
-        form = {"username": username, "password": password}
-        async with session.post(f"{base}/api/users/token", data=form) as r:
-            token = (await _expect(r, "log-in", (200,)) or {}).get("access_token")
-        if not token:
-            raise SetupError("log-in: the answer has no access_token")
-        auth = {"Authorization": f"Bearer {token}"}
-        async with session.get(f"{base}/api/inventory/items", headers=auth) as r:
-            skus = _skus(await _expect(r, "inventory listing", (200,)))
-        if not skus:
-            raise SetupError("the inventory lists no item in stock, so there is nothing to order")
-        draw, names, weights = random.Random(seed).choices, list(skus), list(skus.values())
+        user = await sign_up(session, base)
+        auth = user.auth
+        draw, names, weights = random.Random(seed).choices, list(user.skus), list(user.skus.values())
 
         def pick() -> str:
             return draw(names, weights)[0]
