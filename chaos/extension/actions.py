@@ -14,6 +14,7 @@ something to undo, so rollbacks can always run them.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from typing import Any
 
@@ -184,12 +185,14 @@ def run_load(
     mix: str = "browse=0.7,order=0.3",
     seed: int = 0,
     configuration: Configuration = None,
-) -> dict[str, float]:
-    """An open-loop load run through the gateway (the live load generator); its summary metrics."""
+) -> dict[str, float | None]:
+    """An open-loop load run through the gateway (the live load generator); its summary metrics (None
+    where undefined: no latency when nothing was answered)."""
     gateway = state_of(configuration).url("gateway")
     result = load_shop(gateway or "", rate=rate, duration=duration, mix=mix, seed=seed)
     append_requests(state_dir(configuration), result, "run_load")
-    return {**load_metrics(result), **generator_metrics(result)}
+    metrics = {**load_metrics(result), **generator_metrics(result)}
+    return {name: None if math.isnan(value) else value for name, value in metrics.items()}  # JSON has no NaN
 
 
 def place_orders(

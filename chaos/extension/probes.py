@@ -53,12 +53,16 @@ def shop_latency(
     rate: float = 20,
     duration: float = 3,
     mix: str = "browse=0.7,order=0.3",
+    include_errors: bool = False,
     configuration: Configuration = None,
 ) -> float:
-    """The ``percentile`` latency (seconds) of the answered requests of a short load run."""
+    """The ``percentile`` latency (seconds) of the successful requests of a short load run; with
+    ``include_errors``, of every request that got an HTTP answer (how long users wait for *an* answer:
+    a breaker's fast 503 counts)."""
     result = _load(f"shop_latency p{percentile:g}", rate, duration, mix, configuration)
     frame = result.requests
-    answered = frame.loc[frame["outcome"] == "ok", "latency"]
+    counted = frame["status"] > 0 if include_errors else frame["outcome"] == "ok"
+    answered = frame.loc[counted, "latency"]
     value = float(answered.quantile(percentile / 100)) if len(answered) else math.nan
     log.info("shop latency p%g: %.3f s over %d answered requests", percentile, value, len(answered))
     return NOTHING_ANSWERED if math.isnan(value) else value

@@ -5,4 +5,4 @@ import sys
 from chaos.cli import app
 
 if __name__ == "__main__":
-    app(sys.argv[1:], prog_name="python -m chaos.toxiproxy")
+    app(["proxy", *sys.argv[1:]], prog_name="python -m chaos.toxiproxy")
