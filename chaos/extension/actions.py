@@ -13,9 +13,13 @@ something to undo, so rollbacks can always run them.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
+import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 from chaos.client import ToxiproxyError
@@ -32,6 +36,7 @@ from chaos.extension.stack import (
 from chaos.extension.timeline import append_requests
 from live.config.client import ConfigClient, ConfigClientError
 from live.loadgen import generator_metrics, load_metrics, load_shop
+from live.supervisor import READY_TIMEOUT, StackState
 from live.supervisor.processes import stop_all
 
 __all__ = [
@@ -139,7 +144,7 @@ def stop_service(service: str, configuration: Configuration = None) -> list[str]
 
 def restart_instances(service: str | None = None, configuration: Configuration = None) -> list[str]:
     """Start again every instance (of ``service``, if given) whose process is gone, on its old port,
-    and wait until ready; the instances restarted."""
+    and wait until it is ready and the registry lists every instance again; the instances restarted."""
     stack = existing_stack(configuration)
     gone = [
         record.instance
@@ -149,7 +154,33 @@ def restart_instances(service: str | None = None, configuration: Configuration =
     if gone:
         stack.restart(gone)
         log.info("restarted %s", ", ".join(gone))
+        _await_listed(stack.state)
     return gone
+
+
+def _listed(registry: str, service: str) -> set[str]:
+    try:
+        with urllib.request.urlopen(f"{registry}/services/{service}", timeout=2.0) as response:
+            return {item["instance"] for item in json.loads(response.read())["instances"]}
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return set()
+
+
+def _await_listed(state: StackState, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until the registry lists every running instance again: a restarted instance is routable
+    only after the registry's next health check, and a restarted registry knows each instance only
+    after its next heartbeat. ExperimentError after ``timeout`` seconds."""
+    registry = state.url("registry")
+    wanted = {r.instance: r.service for r in state.instances if r.service != "registry" and r.handle.alive()}
+    deadline = time.monotonic() + timeout
+    while registry is not None and wanted:
+        for service in set(wanted.values()):
+            for instance in _listed(registry, service):
+                wanted.pop(instance, None)
+        if wanted and time.monotonic() > deadline:
+            raise ExperimentError(f"the registry does not list {', '.join(sorted(wanted))} again")
+        if wanted:
+            time.sleep(0.1)
 
 
 def start_service(service: str, configuration: Configuration = None) -> list[str]:
