@@ -113,15 +113,16 @@ def stock_discrepancies(settle_timeout: float = 60, configuration: Configuration
 
 
 def order_listing_seconds(timeout: float = 30, configuration: Configuration = None) -> float:
-    """Seconds to list every order of the user who placed the most (a large response); -1 if it failed,
-    0 while nobody has placed orders through :func:`~chaos.extension.actions.place_orders` (nothing to
-    list: a hypothesis checked before the method that places them holds)."""
+    """Seconds to list every order of the user of the latest ``place_orders`` (a response as large as
+    the orders it placed); -1 if it failed, 0 while nobody has placed orders through
+    :func:`~chaos.extension.actions.place_orders` (nothing to list: a hypothesis checked before the
+    method that places them holds)."""
     state = state_of(configuration)
     users = read_users(state_dir(configuration))
     if not users:
         log.info("no orders were placed through place_orders yet: nothing to list")
         return 0.0
-    user, token = max(users.items(), key=lambda item: item[1]["orders"])
+    user, token = list(users.items())[-1]
     request = urllib.request.Request(
         f"{state.url('gateway')}/api/orders", headers={"Authorization": f"Bearer {token['token']}"}
     )
