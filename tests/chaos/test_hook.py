@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +16,13 @@ from chaos.edges import edges_of
 from chaos.hook import ChaosHook, chaos_of
 from chaos.toxiproxy import EmbeddedToxiproxy
 from live.common.edges import EDGES_FILE
-from live.supervisor import Stack
+from live.supervisor import Stack, StackState
 from tests.live.conftest import start_stack
 from tests.live.http import call
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
+
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +131,26 @@ def test_down_removes_edges_and_stops_or_cleans_toxiproxy(tmp_path: Path, kind: 
             assert ToxiproxyClient(external.url).proxies() == {}  # the user's server runs on, emptied
         else:
             assert not record.handle.alive()
+
+
+def _live(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from servicelab_cli import main; main()", "live", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_live_up_chaos_and_live_down_from_other_processes(tmp_path: Path) -> None:
+    refused = _live("up", "--toxiproxy-url", "http://127.0.0.1:8474", "--state-dir", str(tmp_path))
+    assert refused.returncode == 1
+    assert "--toxiproxy-url: only with --chaos" in refused.stderr
+    started = _live("up", "--chaos", "--state-dir", str(tmp_path))
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "toxiproxy: http://127.0.0.1:" in started.stdout
+        record = chaos_of(StackState.load(tmp_path))
+        assert record is not None
+        assert record.handle.alive()
+    finally:
+        stopped = _live("down", "--state-dir", str(tmp_path))
+    assert stopped.returncode == 0, stopped.stderr
+    assert not record.handle.alive()  # `live down` in another process found the hook and stopped it
+    assert not (tmp_path / EDGES_FILE).exists()
