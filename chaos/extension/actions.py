@@ -1,10 +1,12 @@
 """Chaos Toolkit actions against the live stack (``module: chaos.extension.actions``).
 
-Faults: toxics on edges (:func:`add_toxic`, :func:`remove_toxics`), an instance killed
+Faults: toxics on edges (:func:`add_toxic`, :func:`remove_toxics`; :func:`start_toxic_churn` keeps
+them acting on pooled connections), an instance killed
 (:func:`kill_instance`), a service stopped (:func:`stop_service`); their undoing, for rollbacks:
-:func:`remove_toxics`, :func:`restart_instances` (every instance whose process is gone, on its old
-port), :func:`start_service`. Around them: :func:`scale_service`, run-time configuration
-(:func:`set_config`, :func:`unset_config`), a load run (:func:`run_load`) and :func:`place_orders`.
+:func:`remove_toxics`, :func:`stop_toxic_churn`, :func:`restart_instances` (every instance whose
+process is gone, on its old port), :func:`start_service`. Around them: :func:`scale_service`,
+run-time configuration (:func:`set_config`, :func:`unset_config`), a load run (:func:`run_load`) and
+:func:`place_orders`.
 
 Edges are named by ``caller`` and ``callee`` (:mod:`chaos.edges`): a service name, an instance
 (``inventory-2``) for the callee, or ``"*"`` for every one. Undoing actions never fail for lack of
@@ -24,6 +26,7 @@ from typing import Any
 
 from chaos.client import ToxiproxyError
 from chaos.edges import split_proxy_name
+from chaos.extension.churn import Churn
 from chaos.extension.orders import place_orders as place
 from chaos.extension.stack import (
     Configuration,
@@ -49,7 +52,9 @@ __all__ = [
     "scale_service",
     "set_config",
     "start_service",
+    "start_toxic_churn",
     "stop_service",
+    "stop_toxic_churn",
     "unset_config",
 ]
 
@@ -119,6 +124,28 @@ def remove_toxics(
                     pass  # removed meanwhile (a reset from another rollback): the aim is met
     log.info("removed %d toxics", removed)
     return removed
+
+
+_CHURNS: list[Churn] = []  # the churns running in this process (one experiment at a time)
+
+
+def start_toxic_churn(
+    period: float = 2.0, caller: str = "*", callee: str = "*", configuration: Configuration = None
+) -> float:
+    """Keep re-rolling the toxics on the edges from ``caller`` to ``callee`` every ``period`` seconds
+    (:mod:`chaos.extension.churn`) until :func:`stop_toxic_churn`; the period."""
+    stop_toxic_churn()
+    client = toxiproxy(configuration)
+    _CHURNS.append(Churn(client, lambda: _matching(caller, callee, configuration), period).start())
+    return period
+
+
+def stop_toxic_churn(configuration: Configuration = None) -> int:
+    """Stop the churn, if one runs; how many rounds it made (0 if none ran)."""
+    rounds = 0
+    while _CHURNS:
+        rounds += _CHURNS.pop().stop()
+    return rounds
 
 
 def kill_instance(instance: str, configuration: Configuration = None) -> str:

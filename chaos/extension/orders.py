@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from live.loadgen import Action, Limits, LoadResult, Setup, plan_load, run_plan
+from live.loadgen import Action, Limits, LoadResult, Setup, SetupError, plan_load, run_plan
 from live.loadgen.shop import ShopUser, sign_up
 from patterns.retry import make_backoff
 
@@ -68,6 +68,19 @@ def _seconds(retry_after: str | None) -> float:
         return 0.0
 
 
+async def _sign_up(session: aiohttp.ClientSession, base: str, attempts: int) -> ShopUser:
+    """A fresh user signed in, tried again (as another fresh user: signing up is not idempotent) while
+    the faults of the experiment make it fail."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await sign_up(session, base)
+        except (SetupError, aiohttp.ClientError, TimeoutError):
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
 def order_setup(
     base_url: str,
     ledger: list[dict[str, Any]],
@@ -86,7 +99,7 @@ def order_setup(
     timeout = aiohttp.ClientTimeout(total=attempt_timeout)
 
     async def setup(session: aiohttp.ClientSession) -> Mapping[str, Action]:
-        user = await sign_up(session, base)
+        user = await _sign_up(session, base, attempts)
         signed_in.append(user)
         rng = random.Random(seed)
         names, weights = list(user.skus), list(user.skus.values())
