@@ -91,7 +91,8 @@ def run(
         typer.Option("--state-dir", envvar="SERVICELAB_STATE_DIR", help="The live stack's state folder."),
     ] = Path(".servicelab/live"),
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the journal and the report; default chaos-runs/NAME.")
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the journal and the report [default: out/NAME]."),
     ] = None,
     env: Annotated[str, typer.Option(help="Configuration environment of a stack started here.")] = "dev",
     toxiproxy_url: Annotated[
@@ -107,7 +108,7 @@ def run(
 
     if env not in ENVIRONMENTS:
         _fail(f"--env: unknown environment {env!r}; known: {', '.join(ENVIRONMENTS)}")
-    folder = out or Path("chaos-runs") / experiment.stem
+    folder = out or Path("out") / experiment.stem
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _log_to(folder)
