@@ -27,6 +27,7 @@ from typing import Any
 from chaos.client import ToxiproxyError
 from chaos.edges import split_proxy_name
 from chaos.extension.churn import Churn
+from chaos.extension.load import shop_load
 from chaos.extension.orders import place_orders as place
 from chaos.extension.stack import (
     Configuration,
@@ -38,7 +39,7 @@ from chaos.extension.stack import (
 )
 from chaos.extension.timeline import append_requests
 from live.config.client import ConfigClient, ConfigClientError
-from live.loadgen import generator_metrics, load_metrics, load_shop
+from live.loadgen import generator_metrics, load_metrics
 from live.supervisor import READY_TIMEOUT, StackState
 from live.supervisor.processes import stop_all
 
@@ -246,9 +247,7 @@ def run_load(
 ) -> dict[str, float | None]:
     """An open-loop load run through the gateway (the live load generator); its summary metrics (None
     where undefined: no latency when nothing was answered)."""
-    gateway = state_of(configuration).url("gateway")
-    result = load_shop(gateway or "", rate=rate, duration=duration, mix=mix, seed=seed)
-    append_requests(state_dir(configuration), result, "run_load")
+    result = shop_load("run_load", rate, duration, mix, seed, configuration)
     metrics = {**load_metrics(result), **generator_metrics(result)}
     return {name: None if math.isnan(value) else value for name, value in metrics.items()}  # JSON has no NaN
 

@@ -16,10 +16,10 @@ import urllib.error
 import urllib.request
 
 from chaos.extension.audit import Audit, audit
+from chaos.extension.load import shop_load
 from chaos.extension.orders import read_users
-from chaos.extension.stack import Configuration, ExperimentError, existing_stack, state_dir, state_of
-from chaos.extension.timeline import append_requests
-from live.loadgen import LoadResult, load_metrics, load_shop
+from chaos.extension.stack import Configuration, existing_stack, state_dir, state_of
+from live.loadgen import LoadResult, load_metrics
 
 __all__ = [
     "NOTHING_ANSWERED",
@@ -39,13 +39,7 @@ NOTHING_ANSWERED = -1.0
 
 
 def _load(name: str, rate: float, duration: float, mix: str, configuration: Configuration) -> LoadResult:
-    state = state_of(configuration)
-    gateway = state.url("gateway")
-    if gateway is None:
-        raise ExperimentError(f"the stack in {state.state_dir} has no gateway")
-    result = load_shop(gateway, rate=rate, duration=duration, mix=mix, seed=int(time.time()))
-    append_requests(state_dir(configuration), result, name)
-    return result
+    return shop_load(name, rate, duration, mix, int(time.time()), configuration)
 
 
 def shop_latency(
