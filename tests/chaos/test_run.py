@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from chaos.client import ToxiproxyClient
-from chaos.hook import ChaosHook, chaos_of
+from chaos.hook import ChaosHook, chaos_hooks, chaos_of
+from chaos.run import chaos_stack
 from live.supervisor import Stack
 from tests.live.conftest import start_stack
+from tests.live.http import call
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
@@ -230,3 +232,27 @@ def test_the_real_chaos_cli_runs_an_experiment_with_the_extension(tmp_path: Path
     assert journal["deviated"] is False
     assert [run["status"] for run in journal["run"]] == ["succeeded", "succeeded"]
     assert _toxics(running) == []
+
+
+def test_a_stack_started_without_chaos_gets_proxies_its_callers_follow(tmp_path: Path) -> None:
+    plain = start_stack(tmp_path / "plain")
+    record = None
+    try:
+        with chaos_stack(plain.state_dir) as (state, started):
+            assert started is False
+            record = chaos_of(state)
+            assert record is not None
+            client = ToxiproxyClient(record.url)
+            client.add_toxic("gateway__inventory-1", {"type": "reset_peer", "attributes": {"timeout": 0}})
+            item = f"{state.url('gateway')}/api/inventory/items/KB-001"
+            deadline = time.monotonic() + 30  # callers pick up edges.json on their next lookup
+            while call("GET", item, timeout=30).status == 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert call("GET", item, timeout=30).status >= 500
+            client.reset()
+    finally:
+        stack = Stack(plain.state_dir)
+        stack.hooks += chaos_hooks(stack.state)
+        stack.down()
+    assert record is not None
+    assert not record.handle.alive()
