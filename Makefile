@@ -32,13 +32,14 @@ lint: $(READY)
 	$(BIN)/ruff format --check .
 
 ## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run; sweep executors;
-## the gateway against direct calls and nginx; the embedded Toxiproxy against a direct connection
+## the gateway against direct calls and nginx; the embedded Toxiproxy against a direct connection; live up's start-up
 bench: $(READY)
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/proxy.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis
