@@ -21,7 +21,7 @@ from pathlib import Path
 
 from contracts.pactfiles import PactFile, pact_files
 
-__all__ = ["MODULES", "ConsumerTest", "consumer_tests", "generate"]
+__all__ = ["MODULES", "ConsumerTest", "Report", "consumer_tests", "generate"]
 
 MODULES = ("gateway_users", "gateway_orders", "gateway_inventory", "orders_inventory", "inventory_events")
 
@@ -51,12 +51,25 @@ def consumer_tests() -> list[ConsumerTest]:
     return found
 
 
-def generate(folder: Path) -> list[PactFile]:
+Report = Callable[[ConsumerTest, BaseException | None], None]
+"""Told of each consumer test's outcome: None when it passed, else what it raised."""
+
+
+def generate(folder: Path, report: Report | None = None) -> list[PactFile]:
     """Run every consumer test, writing a fresh set of pacts into ``folder`` (earlier pact files of the
-    same pairs are replaced, not merged into); returns the pacts. A failing test raises."""
+    same pairs are replaced, not merged into); returns the pacts. Without ``report`` the first failing
+    test raises; with it, each outcome is reported and the other tests still run."""
     tests = consumer_tests()
     for consumer, provider in {(t.consumer, t.provider) for t in tests}:
         (folder / f"{consumer}-{provider}.json").unlink(missing_ok=True)
     for test in tests:
-        test.run(folder)
+        try:
+            test.run(folder)
+        except Exception as failure:
+            if report is None:
+                raise
+            report(test, failure)
+        else:
+            if report is not None:
+                report(test, None)
     return pact_files(folder)
