@@ -89,7 +89,7 @@ def _verify(provider: str, pacts: Sequence[PactFile], folder: Path, broker_url: 
 def _print_verification(summary: str, ok: bool) -> None:
     console.print(f"  {'[green]' if ok else '[red]'}{summary.splitlines()[0]}[/]")
     for line in summary.splitlines()[1:]:
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def _matrix(folder: Path) -> bool:
@@ -160,6 +160,8 @@ def verify(
         _fail(f"servicelab contracts verify: --provider {provider!r} is not one of {', '.join(PROVIDERS)}")
     if url is not None and not url.startswith(("http://", "https://")):
         _fail(f"servicelab contracts verify: --url {url!r} is not an http(s) URL")
+    if url is not None and not (state_dir / "data").is_dir():
+        _fail(f"servicelab contracts verify: {state_dir} is not a stack state folder (it has no data/)")
     try:
         found = pact_files(pacts, provider)
     except PactFileError as error:
@@ -180,8 +182,6 @@ def _verify_running(
     from contracts.providers import attach
     from contracts.providers.verification import verify as run_verification
 
-    if not (state_dir / "data").is_dir():
-        _fail(f"servicelab contracts verify: {state_dir} is not a stack state folder (it has no data/)")
     with tempfile.TemporaryDirectory(prefix="contracts-scratch-") as scratch:
         try:
             with attach(provider, url, state_dir, Path(scratch)) as serving:
