@@ -9,7 +9,9 @@
   states reset them after every interaction: use a stack started for the purpose). Pacts come from
   ``--pacts`` (written by the consumer tests first if there are none); ``--broker-url`` adds the pacts
   a Pact Broker holds for the provider and publishes the results there. Nothing needs a broker.
-* ``matrix``: the can-i-deploy matrix from the pacts and the recorded results.
+* ``consumers``: the consumer tests alone (a pipeline's consumer stage: the pacts are its artifact).
+* ``matrix``: the can-i-deploy matrix from the pacts and the recorded results; exit 1 unless every
+  pact is verified by its provider's version in this checkout (a pipeline's can-i-deploy gate).
 
 Pact is told ``PACT_DO_NOT_TRACK=true`` before it loads (:mod:`contracts.offline`).
 """
@@ -128,6 +130,14 @@ def _matrix(folder: Path) -> bool:
         for reason in decision.reasons:
             console.print(f"  - {reason}", markup=False)
     return decision.ok
+
+
+@app.command()
+def consumers(pacts: PactsOpt = DEFAULT_PACTS) -> None:
+    """Run the consumer tests only, writing a fresh set of pacts (a pipeline's consumer stage)."""
+    _, failed = _consumers(pacts)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("test")
