@@ -27,22 +27,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from contracts.matrix import can_i_deploy, matrix
 from contracts.offline import go_offline
-
-go_offline()
-
-from contracts.matrix import can_i_deploy, matrix  # noqa: E402  (after go_offline)
-from contracts.pactfiles import PactFile, PactFileError, pact_files  # noqa: E402
-from contracts.providers import PROVIDERS  # noqa: E402
-from contracts.results import load_records, record_verification  # noqa: E402
-from contracts.versions import version_of  # noqa: E402
+from contracts.pactfiles import PactFile, PactFileError, pact_files
+from contracts.providers import PROVIDERS
+from contracts.results import load_records, record_verification
+from contracts.versions import version_of
 
 __all__ = ["DEFAULT_PACTS", "app"]
 
 DEFAULT_PACTS = Path(__file__).resolve().parent / "pacts"
 DEFAULT_STATE_DIR = Path(".servicelab/live")
 
-app = typer.Typer(help="Contract tests (Pact): consumer tests, provider verification, can-i-deploy.")
+app = typer.Typer(
+    help="Contract tests (Pact): consumer tests, provider verification, can-i-deploy.",
+    callback=go_offline,  # before any command runs Pact
+)
 console = Console(highlight=False)
 errors = Console(stderr=True)
 

@@ -18,14 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pact import Pact
+from pact.pact import PactServer
+
 from contracts.offline import go_offline
 from contracts.versions import version_of
 from live.common.instances import InstanceInfo
-
-go_offline()
-
-from pact import Pact  # noqa: E402  (after go_offline: the core reads PACT_DO_NOT_TRACK when it loads)
-from pact.pact import PactServer  # noqa: E402
 
 __all__ = ["METADATA", "instance_of", "mock_server", "new_pact", "write"]
 
@@ -35,6 +33,7 @@ METADATA = "servicelab"
 
 def new_pact(consumer: str, provider: str) -> Pact:
     """A fresh V4 pact between ``consumer`` and ``provider``, stamped with the consumer's code version."""
+    go_offline()
     return (
         Pact(consumer, provider)
         .with_specification("V4")

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pact.types import Message
+
 from contracts.consumers.harness import discover_only
-from contracts.offline import go_offline
 from contracts.providers.inventory import inventory_states, serve_inventory
 from contracts.providers.serving import MessageProducer, Serving
 from contracts.providers.states import StateTable
@@ -38,10 +39,6 @@ from live.inventory.store import InventoryStore
 from live.orders.app import create_app
 from live.orders.outbox import OutboxEvent, OutboxRelay
 from live.orders.store import OrderStore
-
-go_offline()
-
-from pact.types import Message  # noqa: E402  (after go_offline)
 
 __all__ = ["attach_orders", "order_events", "orders_states", "serve_orders"]
 

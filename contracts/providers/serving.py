@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from contracts.offline import go_offline
+from pact.types import Message
+
 from contracts.providers.states import StateTable
-
-go_offline()
-
-from pact.types import Message  # noqa: E402  (after go_offline)
 
 __all__ = ["MessageProducer", "Serving"]
 

@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from pact import Verifier
+
 from contracts.offline import go_offline
 from contracts.pactfiles import PactFile
 from contracts.providers.serving import Serving
-
-go_offline()
-
-from pact import Verifier  # noqa: E402  (after go_offline)
 
 __all__ = ["ContractBrokenError", "Failure", "Verification", "verify"]
 
@@ -105,6 +103,7 @@ def verify(
     """Verify ``provider`` as ``serving`` runs it against ``pacts`` (those naming another provider are
     left out) and, with ``broker_url``, against the pacts a Pact Broker holds for it (results published
     there)."""
+    go_offline()
     chosen = tuple(p for p in pacts if p.provider == provider)
     host = urlsplit(serving.url).hostname or "127.0.0.1"
     verifier = (

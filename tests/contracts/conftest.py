@@ -1,8 +1,8 @@
 """Contract tests run offline, and the provider tests get their pacts from the consumer tests.
 
-``PACT_DO_NOT_TRACK=true`` is set here, before any test imports pact (the core reads it once, when it
-loads): no usage statistics leave the machine. Every mock server, provider and state callback
-listens on 127.0.0.1.
+``PACT_DO_NOT_TRACK=true`` is set here, when pytest loads this file, before any test starts a mock
+server or a verification: no usage statistics leave the machine. Every mock server, provider and
+state callback listens on 127.0.0.1.
 
 Ordering under pytest-xdist: a provider test needs pacts, which the consumer tests make. Instead of
 depending on the consumer tests having run first (on another worker, in any order), the ``pacts``
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.consumers import generate
 from contracts.offline import go_offline
+from contracts.pactfiles import PactFile
 
 go_offline()
-
-from contracts.consumers import generate  # noqa: E402  (after go_offline)
-from contracts.pactfiles import PactFile  # noqa: E402
 
 
 @pytest.fixture(scope="session")

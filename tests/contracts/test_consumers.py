@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import aiohttp
@@ -64,3 +65,9 @@ def test_mock_server_refuses_a_consumer_that_breaks_its_own_contract() -> None:
     with pytest.raises(MismatchesError) as raised, mock_server(pact) as server:
         asyncio.run(reserve(instance_of("inventory", server)))
     assert "request_id" in str(raised.value)
+
+
+def test_a_new_pact_turns_pact_usage_statistics_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PACT_DO_NOT_TRACK", raising=False)
+    new_pact("orders", "inventory")
+    assert os.environ["PACT_DO_NOT_TRACK"] == "true"
