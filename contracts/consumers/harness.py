@@ -18,22 +18,14 @@ from typing import Any
 
 import aiohttp
 
-from live.common.instances import Discover, InstanceInfo
+from contracts.discovery import discover_only
+from live.common.instances import InstanceInfo
 from live.common.server import running
 from live.gateway.app import create_app
 from live.gateway.auth import TokenVerifier
 from live.gateway.config import load_gateway_config
 
-__all__ = ["Answer", "discover_only", "fetch", "gateway_before"]
-
-
-def discover_only(instance: InstanceInfo) -> Discover:
-    """A ``discover`` hook that knows one instance of one service (and no other service)."""
-
-    async def discover(service: str) -> list[InstanceInfo]:
-        return [instance] if service == instance.service else []
-
-    return discover
+__all__ = ["Answer", "fetch", "gateway_before"]
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from pathlib import Path
 from pact import Pact
 from pact.pact import PactServer
 
+from contracts.discovery import instance_at
 from contracts.offline import go_offline
 from contracts.versions import version_of
 from live.common.instances import InstanceInfo
@@ -51,8 +52,7 @@ def mock_server(pact: Pact) -> Iterator[PactServer]:
 
 def instance_of(service: str, server: PactServer) -> InstanceInfo:
     """The mock server as an instance of ``service``: what a consumer's discovery hook returns."""
-    assert server.port is not None, "the mock server is not running"
-    return InstanceInfo(service, f"{service}-pact-mock", "127.0.0.1", server.port)
+    return instance_at(service, str(server.url))
 
 
 def write(pact: Pact, folder: Path) -> None:

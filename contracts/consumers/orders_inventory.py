@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import aiohttp
 from pact import match
 
-from contracts.consumers.harness import discover_only
 from contracts.consumers.mock import instance_of, mock_server, new_pact, write
 from contracts.consumers.shapes import error_body, line, timestamp
+from contracts.discovery import discover_only
 from live.orders.inventory import InventoryClient, StockRefusedError
 from patterns.balancing import RoundRobin
 

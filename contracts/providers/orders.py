@@ -28,11 +28,10 @@ from typing import Any
 
 from pact.types import Message
 
-from contracts.consumers.harness import discover_only
+from contracts.discovery import discover_only, instance_at
 from contracts.providers.inventory import inventory_states, serve_inventory
 from contracts.providers.serving import MessageProducer, Serving
 from contracts.providers.states import StateTable
-from live.common.instances import InstanceInfo
 from live.common.server import running
 from live.common.settings import InstanceSettings
 from live.inventory.store import InventoryStore
@@ -131,7 +130,6 @@ def attach_orders(url: str, state_dir: Path, scratch: Path) -> Serving:
 def serve_orders(state_dir: Path) -> Iterator[Serving]:
     """Orders on loopback, reaching a real inventory (both with their databases in ``state_dir``)."""
     with serve_inventory(state_dir) as inventory:
-        host, port = inventory.url.removeprefix("http://").split(":")
-        discover = discover_only(InstanceInfo("inventory", "inventory-contracts", host, int(port)))
+        discover = discover_only(instance_at("inventory", inventory.url))
         with running(create_app(_settings(state_dir), discover=discover)) as url:
             yield attach_orders(url, state_dir, state_dir)

@@ -12,8 +12,8 @@ from pact import match
 from pact.error import MismatchesError
 
 from contracts.consumers import MODULES, consumer_tests
-from contracts.consumers.harness import discover_only
 from contracts.consumers.mock import instance_of, mock_server, new_pact
+from contracts.discovery import discover_only
 from contracts.pactfiles import read_pact
 from contracts.versions import version_of
 from live.orders.inventory import InventoryClient
