@@ -24,10 +24,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pact.types import Message
 
+import live.orders.app
+import live.orders.outbox
+import live.orders.store
 from contracts.discovery import discover_only, instance_at
 from contracts.providers.inventory import inventory_states, serve_inventory
 from contracts.providers.serving import MessageProducer, Serving
@@ -35,8 +39,6 @@ from contracts.providers.states import StateTable
 from live.common.server import running
 from live.common.settings import InstanceSettings
 from live.inventory.store import InventoryStore
-from live.orders.app import create_app
-from live.orders.outbox import OutboxEvent, OutboxRelay
 from live.orders.store import OrderStore
 
 __all__ = ["attach_orders", "order_events", "orders_states", "serve_orders"]
@@ -93,9 +95,10 @@ def orders_states(state_dir: Path) -> StateTable:
     return own.merged(inventory)
 
 
-def _produce(database: Path, kind: str) -> Message:
-    """An ``OrderPlaced`` or ``OrderCancelled`` event from a fresh order's real transitions and relay."""
-    store = OrderStore(database)
+def _produce(package: ModuleType, database: Path, kind: str) -> Message:
+    """An ``OrderPlaced`` or ``OrderCancelled`` event from a fresh order's real transitions and relay
+    (those of ``package``: ``live.orders``, or a changed copy of it)."""
+    store = package.store.OrderStore(database)
     try:
         order = store.begin(
             f"buyer-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex, [{"sku": "KB-001", "quantity": 2}]
@@ -103,33 +106,34 @@ def _produce(database: Path, kind: str) -> Message:
         store.place(order.order.id, str(uuid.uuid4()))
         if kind == "OrderCancelled":
             store.cancel(order.order.id)
-        relayed: list[OutboxEvent] = []
+        relayed: list[Any] = []
 
-        async def publish(event: OutboxEvent) -> None:
+        async def publish(event: Any) -> None:
             relayed.append(event)
 
-        asyncio.run(OutboxRelay(store, publish).run_once())
+        asyncio.run(package.outbox.OutboxRelay(store, publish).run_once())
     finally:
         store.db.close()
     event: dict[str, Any] = next(e for e in relayed if e.type == kind).to_json()
     return Message(contents=json.dumps(event).encode(), metadata=None, content_type="application/json")
 
 
-def order_events(folder: Path) -> dict[str, MessageProducer]:
+def order_events(folder: Path, package: ModuleType = live.orders) -> dict[str, MessageProducer]:
     """The producers of orders' messages, by interaction description (their store: ``folder``)."""
     database = folder / "outbox-messages.sqlite3"
-    return {f"an {kind} event": (lambda kind=kind: _produce(database, kind)) for kind in EVENT_TYPES}
+    return {f"an {kind} event": (lambda kind=kind: _produce(package, database, kind)) for kind in EVENT_TYPES}
 
 
-def attach_orders(url: str, state_dir: Path, scratch: Path) -> Serving:
+def attach_orders(url: str, state_dir: Path, scratch: Path, package: ModuleType = live.orders) -> Serving:
     """Orders running at ``url`` on the stack state folder ``state_dir``; messages made in ``scratch``."""
-    return Serving(url, orders_states(state_dir), messages=order_events(scratch))
+    return Serving(url, orders_states(state_dir), messages=order_events(scratch, package))
 
 
 @contextmanager
-def serve_orders(state_dir: Path) -> Iterator[Serving]:
-    """Orders on loopback, reaching a real inventory (both with their databases in ``state_dir``)."""
+def serve_orders(state_dir: Path, package: ModuleType = live.orders) -> Iterator[Serving]:
+    """Orders (``package``'s: ``live.orders`` or a changed copy) on loopback, reaching a real inventory,
+    both with their databases in ``state_dir``."""
     with serve_inventory(state_dir) as inventory:
         discover = discover_only(instance_at("inventory", inventory.url))
-        with running(create_app(_settings(state_dir), discover=discover)) as url:
-            yield attach_orders(url, state_dir, state_dir)
+        with running(package.app.create_app(_settings(state_dir), discover=discover)) as url:
+            yield attach_orders(url, state_dir, state_dir, package)
