@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,22 +10,13 @@ import pytest
 from contracts.providers import serve
 from contracts.results import load_records
 from contracts.versions import version_of
+from tests.contracts.run import servicelab
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).parents[2]
-
-
-def _servicelab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from servicelab_cli import main; main()", *args]
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
-
 
 def test_contracts_test_runs_consumers_then_providers_and_prints_the_matrix(tmp_path: Path) -> None:
-    done = _servicelab("contracts", "test", "--pacts", str(tmp_path))
+    done = servicelab("contracts", "test", "--pacts", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.index("Consumer tests") < out.index("Provider verification") < out.index("can-i-deploy matrix")
@@ -55,14 +43,14 @@ def test_contracts_test_runs_consumers_then_providers_and_prints_the_matrix(tmp_
 def test_verify_a_running_provider_by_url(tmp_path: Path) -> None:
     pacts, state = tmp_path / "pacts", tmp_path / "stack"
     with serve("orders", state) as serving:  # orders (and its inventory) as a stack would run them
-        done = _servicelab(
+        done = servicelab(
             "contracts", "verify", "--provider", "orders", "--url", serving.url, "--state-dir", str(state),
             "--pacts", str(pacts),
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"orders {version_of('orders')}: verified" in done.stdout
     assert {r.consumer for r in load_records(pacts)} == {"gateway", "inventory"}
-    matrix = _servicelab("contracts", "matrix", "--pacts", str(pacts))
+    matrix = servicelab("contracts", "matrix", "--pacts", str(pacts))
     # only orders was verified: the pacts of users and inventory are not, so the answer is no
     assert matrix.returncode == 1
     assert "can-i-deploy: no" in matrix.stdout
@@ -84,7 +72,7 @@ def test_bad_flags_are_named_and_exit_1(args: list[str], message: str, tmp_path:
     pacts = tmp_path / "pacts"
     pacts.mkdir()
     (pacts / "gateway-orders.json").write_text("{}")  # not a pact: named once the flags are checked
-    done = _servicelab("contracts", "verify", *args, "--pacts", str(pacts), timeout=60)
+    done = servicelab("contracts", "verify", *args, "--pacts", str(pacts), timeout=60)
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -95,7 +83,7 @@ def test_an_unreachable_broker_fails_the_verification_naming_it(tmp_path: Path) 
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         broker = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    done = _servicelab(
+    done = servicelab(
         "contracts", "verify", "--provider", "inventory", "--pacts", str(tmp_path), "--broker-url", broker
     )
     assert done.returncode == 1
