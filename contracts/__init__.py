@@ -20,7 +20,11 @@ Edges (consumer -> provider, what the consumer is):
 
 Modules: :mod:`contracts.offline` (no network traffic leaves the machine), :mod:`contracts.consumers`
 (the consumer tests; :func:`contracts.consumers.generate` writes every pact), :mod:`contracts.providers`
-(verification against services on loopback), :mod:`contracts.versions` (a service's version: a digest
-of its code), :mod:`contracts.results` (verification results kept locally) and
-:mod:`contracts.matrix` (the can-i-deploy matrix); :mod:`contracts.cli` is ``servicelab contracts``.
+(verification against the services on loopback, with state handlers seeding their databases),
+:mod:`contracts.pactfiles` (reading pact files), :mod:`contracts.versions` (a service's version: a
+digest of its code), :mod:`contracts.results` (verification results kept locally),
+:mod:`contracts.matrix` (the can-i-deploy matrix), :mod:`contracts.discovery` (the fixed ``discover``
+hooks that point a consumer at a mock server), :mod:`contracts.copies` (a changed copy of a service,
+to see verification catch a breaking change); :mod:`contracts.cli` is ``servicelab contracts``.
+``live/deploy/pipeline.yml`` shows where all of it sits in a delivery pipeline.
 """

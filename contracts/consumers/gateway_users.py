@@ -20,7 +20,7 @@ from typing import Any
 from pact import match
 
 from contracts.consumers.harness import fetch, gateway_before
-from contracts.consumers.identity import BEARER, EXAMPLE_BEARER, USER, bearer, test_jwks
+from contracts.consumers.identity import BEARER, EXAMPLE_BEARER, USER, bearer, fixed_jwks
 from contracts.consumers.mock import instance_of, mock_server, new_pact, write
 from contracts.consumers.shapes import error_body, timestamp
 
@@ -33,7 +33,7 @@ BASE64URL = r"^[A-Za-z0-9_-]+$"
 
 
 def _jwks() -> dict[str, Any]:
-    (key,) = test_jwks()["keys"]
+    (key,) = fixed_jwks()["keys"]
     return {
         "keys": match.each_like(
             {

@@ -19,7 +19,7 @@ from live.auth.keys import jwks
 from live.auth.tokens import TokenIssuer
 from live.auth.verify import Claims, JwksVerifier
 
-__all__ = ["BEARER", "EXAMPLE_BEARER", "USER", "FixedKeyVerifier", "bearer", "test_jwks"]
+__all__ = ["BEARER", "EXAMPLE_BEARER", "USER", "FixedKeyVerifier", "bearer", "fixed_jwks"]
 
 USER = "alice"
 """The user every consumer test acts as."""
@@ -33,7 +33,7 @@ EXAMPLE_BEARER = "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 _KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"servicelab contract tests").digest())
 
 
-def test_jwks() -> dict[str, Any]:
+def fixed_jwks() -> dict[str, Any]:
     """The JWKS document of the fixed key."""
     return jwks(_KEY.public_key())
 
@@ -47,7 +47,7 @@ class FixedKeyVerifier:
     """The gateway's :class:`~live.gateway.auth.TokenVerifier` over the fixed key (no JWKS fetch)."""
 
     def __init__(self) -> None:
-        self._verifier = JwksVerifier(test_jwks())
+        self._verifier = JwksVerifier(fixed_jwks())
 
     async def verify(self, token: str) -> Claims:
         return self._verifier.verify(token)
