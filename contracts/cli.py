@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -105,10 +106,12 @@ def _matrix(folder: Path) -> bool:
     table = Table(
         title="can-i-deploy matrix (consumer version x provider version)",
         caption="* the provider's version in this checkout",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    for column in ("consumer", "consumer version", "provider", "provider version", "verified", "verified at"):
-        table.add_column(column)
-    marks = {True: "[green]yes[/]", False: "[red]FAILED[/]", None: "[yellow]not verified[/]"}
+    for column in ("consumer", "version", "provider", "version", "verified", "when (UTC)"):
+        table.add_column(column, no_wrap=True)
+    marks = {True: "[green]yes[/]", False: "[red]FAILED[/]", None: "[yellow]never[/]"}
     for row in rows:
         now = " *" if current.get(row.provider) == row.provider_version else ""
         table.add_row(
@@ -117,7 +120,7 @@ def _matrix(folder: Path) -> bool:
             row.provider,
             row.provider_version + now,
             marks[row.verified],
-            row.verified_at,
+            row.verified_at[5:16].replace("T", " "),
         )
     console.print(table)
     decision = can_i_deploy(rows, pacts, current)
