@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench contracts clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(READY)
 ## test-fast: the quick tier, without slow and live tests (under a minute)
 test-fast: $(READY)
 	$(BIN)/pytest -n auto --dist loadgroup -m "not slow and not live"
+
+## contracts: Pact consumer tests, provider verification and the can-i-deploy matrix
+contracts: $(READY)
+	$(BIN)/servicelab contracts test
 
 ## lint: ruff, as CI sees it
 lint: $(READY)
