@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench contracts clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,19 +26,24 @@ test: $(READY)
 test-fast: $(READY)
 	$(BIN)/pytest -n auto --dist loadgroup -m "not slow and not live"
 
+## contracts: Pact consumer tests, provider verification and the can-i-deploy matrix
+contracts: $(READY)
+	$(BIN)/servicelab contracts test
+
 ## lint: ruff, as CI sees it
 lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 ## bench: engine speed against SimPy, Ciw and a bare heapq loop; memory of a 1M-request run; sweep executors;
-## the gateway against direct calls and nginx; the embedded Toxiproxy against a direct connection
+## the gateway against direct calls and nginx; the embedded Toxiproxy against a direct connection; live up's start-up
 bench: $(READY)
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/proxy.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

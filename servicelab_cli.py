@@ -20,7 +20,7 @@ __all__ = ["AREAS", "USAGE_ERROR", "build_app", "main", "run_app"]
 USAGE_ERROR = 2
 """The exit code Typer uses for usage errors; servicelab reports them with 1."""
 
-AREAS = {"sim": "simulator.cli", "live": "live.cli", "chaos": "chaos.cli"}
+AREAS = {"sim": "simulator.cli", "live": "live.cli", "chaos": "chaos.cli", "contracts": "contracts.cli"}
 """Sub-command -> the module whose ``app`` it is."""
 
 

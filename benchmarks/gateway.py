@@ -6,23 +6,26 @@ gateway as processes on 127.0.0.1, one instance each, the bundled gateway.yaml) 
 a temporary folder: one worker, upstream keep-alive, no access log). Then the same open-loop load
 (``live.loadgen``: Poisson arrivals at each ``--rate``, fixed in advance, latency from the scheduled
 time, so a slow target meets the same arrivals) is sent for ``--duration`` seconds, with the same
-schedule, three ways:
+schedule, four ways:
 
 - ``direct``: ``GET /inventory/items/<sku>`` on inventory itself,
 - ``nginx``: the same path through nginx,
+- ``bare aiohttp``: ``GET /api/inventory/items/<sku>`` through a bare aiohttp reverse proxy on uvloop
+  (``benchmarks/bare_proxy.py``: no routing, auth, limits, tracing, metrics or logs) -- the floor any
+  Python gateway stands on;
 - ``gateway``: ``GET /api/inventory/items/<sku>`` through the gateway (public route: no token; not
   cached -- the config caches only the catalogue list; rate limit, bulkhead, breaker, retry budget,
-  deadline, registry discovery, tracing and metrics all on the path as in the stack).
+  deadline, registry discovery, tracing, metrics and access log all on the path as in the stack).
 
 Each target gets a one-second warm-up at the same rate first (connections opened, caches filled),
-then ``--repeat`` measured runs in rotation (direct, nginx, gateway, direct, ...) so a disturbance
-of the machine hits all three alike; the figures are each target's best run: fewest failed
+then ``--repeat`` measured runs in rotation (direct, nginx, bare aiohttp, gateway, direct, ...) so a
+disturbance of the machine hits all four alike; the figures are each target's best run: fewest failed
 requests, then lowest p50 (on a shared machine a run is only ever slowed down by others). The
-table gives throughput (answered requests per second), p50 and p99 latency, and what nginx and the
-gateway add to them over direct. The load generator runs in this process, so its own lag is part
-of every latency alike (the "lag" column). The last column is the CPU time the first process on the
-path (inventory, nginx, the gateway) spent per request sent: the cost of the hop, which unlike
-latency hardly depends on what else the machine runs.
+table gives throughput (answered requests per second), p50 and p99 latency, and what each proxy
+adds to them over direct. The load generator runs in this process, so its own lag is part of every
+latency alike (the "lag" column). The last column is the CPU time the first process on the path
+(inventory, nginx, the bare proxy, the gateway) spent per request sent: the cost of the hop, which
+unlike latency hardly depends on what else the machine runs.
 
     python benchmarks/gateway.py [--rate 500 [100 ...]] [--duration 10] [--repeat 3] [--json PATH]
 """
@@ -37,6 +40,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -59,7 +63,6 @@ from live.supervisor.processes import terminate
 
 SKU = DEFAULT_CATALOGUE[0].sku
 WARMUP_SECONDS = 1.0
-TARGETS = ("direct", "nginx", "gateway")
 
 NGINX_CONF = """\
 daemon off;
@@ -191,7 +194,7 @@ async def benchmark(targets: dict[str, Target], rate: float, duration: float, re
     """Warm every target up, then ``repeat`` rounds of one run each; every run's figures and the best.
 
     A run's ``cpu_ms_per_request`` is the CPU time (user + system) the target's first process spent
-    during the run per request sent: inventory's for direct, nginx's or the gateway's otherwise.
+    during the run per request sent: inventory's for direct, the proxy's otherwise.
     Unlike latency it hardly depends on what else the machine is doing.
     """
     for target in targets.values():
@@ -208,6 +211,21 @@ async def benchmark(targets: dict[str, Target], rate: float, duration: float, re
         for q in ("p50_ms", "p99_ms"):
             best[name][f"added_{q}"] = best[name][q] - best["direct"][q]
     return {"best": best, "runs": runs}
+
+
+@contextlib.contextmanager
+def bare_proxy(upstream: str) -> Iterator[tuple[str, int]]:
+    """``benchmarks/bare_proxy.py`` in front of ``upstream`` (a base URL); its URL and pid."""
+    script = Path(__file__).with_name("bare_proxy.py")
+    process = subprocess.Popen([sys.executable, str(script), upstream], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url:
+            raise SystemExit(f"the bare aiohttp proxy did not start (exit code {process.wait()})")
+        yield url, process.pid
+    finally:
+        terminate(process, grace=5)
 
 
 def table(best: dict[str, dict[str, float]], rate: float, duration: float, repeat: int) -> Table:
@@ -258,10 +276,14 @@ def main() -> None:
             (gateway,) = state.of("gateway")
             nginx_dir = Path(folder) / "nginx"
             nginx_dir.mkdir()
-            with nginx_proxy(f"127.0.0.1:{inventory.port}", nginx_dir) as (nginx, nginx_pid):
+            with (
+                nginx_proxy(f"127.0.0.1:{inventory.port}", nginx_dir) as (nginx, nginx_pid),
+                bare_proxy(inventory.url) as (bare, bare_pid),
+            ):
                 targets = {
                     "direct": Target(f"{inventory.url}/inventory/items/{SKU}", inventory.pid),
                     "nginx": Target(f"{nginx}/inventory/items/{SKU}", nginx_pid),
+                    "bare aiohttp": Target(f"{bare}/api/inventory/items/{SKU}", bare_pid),
                     "gateway": Target(f"{gateway.url}/api/inventory/items/{SKU}", gateway.pid),
                 }
                 for rate in rates:

@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -70,45 +69,41 @@ class Observability:
         """
         if "connector" not in kwargs:
             kwargs["connector"] = self.connector()
-        tracing = aiohttp.TraceConfig()
-        tracer = self.tracer
+        return aiohttp.ClientSession(middlewares=(self._traced,), **kwargs)
 
-        async def started(
-            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestStartParams
-        ) -> None:
-            span = tracer.start_span(f"{params.method} {params.url.path}", kind=SpanKind.CLIENT)
-            span.set_attribute("http.request.method", params.method)
-            span.set_attribute("server.address", params.url.host or "")
-            span.set_attribute("server.port", params.url.port or 0)
-            span.set_attribute("url.path", params.url.path)
-            inject_into = trace.set_span_in_context(span)
-            token = otel_context.attach(inject_into)
-            try:
-                inject(params.headers)  # type: ignore[arg-type]
-            finally:
-                otel_context.detach(token)
-            call.span = span
-
-        async def ended(
-            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-        ) -> None:
-            status = params.response.status
-            call.span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                call.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
-            call.span.end()
-
-        async def failed(
-            session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
-        ) -> None:
-            call.span.record_exception(params.exception)
-            call.span.set_status(Status(StatusCode.ERROR, type(params.exception).__name__))
-            call.span.end()
-
-        tracing.on_request_start.append(started)
-        tracing.on_request_end.append(ended)
-        tracing.on_request_exception.append(failed)
-        return aiohttp.ClientSession(trace_configs=[tracing], **kwargs)
+    async def _traced(
+        self, request: aiohttp.ClientRequest, send: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        """A client middleware: one CLIENT span per request sent, ended when the answer's head arrives."""
+        url = request.url
+        span = self.tracer.start_span(
+            f"{request.method} {url.path}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": request.method,
+                "server.address": url.host or "",
+                "server.port": url.port or 0,
+                "url.path": url.path,
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            inject(request.headers)  # type: ignore[arg-type]
+        finally:
+            otel_context.detach(token)
+        try:
+            response = await send(request)
+        except BaseException as error:  # a timeout cancels the call: its span still ends
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.end()
+            raise
+        status = response.status
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+        span.end()
+        return response
 
     def begin(self, method: str, path: str, headers: Mapping[str, str]) -> _Exchange:
         """Start observing one incoming request."""
@@ -135,10 +130,14 @@ class _Exchange:
         seconds = time.perf_counter() - self.started
         span = self.span
         span.update_name(f"{self.method} {route}")
-        span.set_attribute("http.request.method", self.method)
-        span.set_attribute("http.route", route)
-        span.set_attribute("url.path", self.path)
-        span.set_attribute("http.response.status_code", status)
+        span.set_attributes(
+            {
+                "http.request.method": self.method,
+                "http.route": route,
+                "url.path": self.path,
+                "http.response.status_code": status,
+            }
+        )
         if status >= 500:
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
         fields = {

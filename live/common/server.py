@@ -31,6 +31,7 @@ from aiohttp import web
 
 from live.common.lifecycle import lifecycle_of
 from live.common.logs import configure_logging
+from live.common.loop import new_event_loop, run
 from live.common.observability import instrument, observability_of
 from live.common.registration import Registration
 from live.common.settings import HOST, InstanceSettings
@@ -129,7 +130,7 @@ def running(app: Any, grace: float = 1.0) -> Iterator[str]:
     lifecycle = lifecycle_of(app)
     sock = bind_loopback()
     port = sock.getsockname()[1]
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     listener = _listener(app, grace)
     started = threading.Event()
     failure: list[BaseException] = []
@@ -184,7 +185,7 @@ def serve(app: Any, settings: InstanceSettings, grace: float = GRACE_SECONDS) ->
     Draining waits for the requests :func:`~live.common.observability.instrument` counts: serve an
     instrumented app (as :func:`serve_from_env` does).
     """
-    asyncio.run(_serve(app, settings, grace))
+    run(_serve(app, settings, grace))
 
 
 async def _watch_parent(pid: int, stop: asyncio.Event) -> None:

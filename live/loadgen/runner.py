@@ -34,7 +34,7 @@ from live.loadgen.outcomes import DROPPED, LIVE_OUTCOMES, outcome_of_status
 from live.loadgen.progress import Counts, Report, progress_bar
 from live.loadgen.results import COLUMNS, LoadResult
 from live.loadgen.schedule import Plan
-from live.loadgen.tracing import start_trace, trace_config
+from live.loadgen.tracing import add_traceparent, start_trace
 
 __all__ = ["SETUP_TIMEOUT", "Action", "Limits", "Setup", "SetupError", "run_load", "run_plan"]
 
@@ -167,7 +167,7 @@ async def run_plan(
     """
     limits = limits or Limits()
     connector = aiohttp.TCPConnector(limit=limits.connections or limits.max_in_flight)
-    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
+    async with aiohttp.ClientSession(connector=connector, middlewares=(add_traceparent,)) as session:
         run = _Run(plan, await _prepare(setup, session, plan), limits)
         ticker = asyncio.create_task(_report_every(run.counts, report)) if report else None
         try:

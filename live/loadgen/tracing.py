@@ -3,7 +3,7 @@
 The generator sends ``traceparent: 00-<trace id>-<span id>-01`` (sampled) with every HTTP request of
 an action; the gateway's server span continues that trace, so the spans of any row -- the slowest,
 a failed one -- are found with ``servicelab live trace <trace id>``. The header is added by an aiohttp
-trace hook from a context variable each request's task sets, so actions need not know about it.
+client middleware from a context variable each request's task sets, so actions need not know about it.
 
 The generator's own span, the parent of the gateway's, is the first 16 hex digits of the trace id
 (random, like any span id). :func:`write_spans` writes these spans -- one CLIENT span per sent
@@ -17,7 +17,6 @@ import json
 import secrets
 from contextvars import ContextVar
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,7 @@ import aiohttp
 from live.loadgen.results import LoadResult
 from simulator.otlp import SPAN_KIND_CLIENT, STATUS_ERROR, STATUS_OK, key_values
 
-__all__ = ["SCOPE", "span_of", "start_trace", "trace_config", "write_spans"]
+__all__ = ["SCOPE", "add_traceparent", "span_of", "start_trace", "write_spans"]
 
 SCOPE = "servicelab.loadgen"
 
@@ -44,19 +43,14 @@ def span_of(trace_id: str) -> str:
     return trace_id[:16]
 
 
-async def _add_header(
-    session: aiohttp.ClientSession, call: SimpleNamespace, params: aiohttp.TraceRequestStartParams
-) -> None:
+async def add_traceparent(
+    request: aiohttp.ClientRequest, send: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """A client middleware: the current task's ``traceparent`` on each request of a session."""
     traceparent = _TRACEPARENT.get()
     if traceparent:
-        params.headers["traceparent"] = traceparent
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """The hook that adds the current task's ``traceparent`` to each request of a session."""
-    config = aiohttp.TraceConfig()
-    config.on_request_start.append(_add_header)
-    return config
+        request.headers["traceparent"] = traceparent
+    return await send(request)
 
 
 def _otlp_span(row: Any, started_ns: int) -> dict[str, object]:

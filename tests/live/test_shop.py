@@ -104,13 +104,10 @@ def test_orders_need_a_valid_token(stack: Stack) -> None:
     assert "Bearer" in anonymous.headers.get("WWW-Authenticate", "")
 
 
-def test_a_trace_spans_gateway_orders_and_inventory(stack: Stack) -> None:
-    token = login(stack)
-    trace_id = secrets.token_hex(16)
-    order = place(stack, token, traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01")
-    assert order.status == 201
+def services_in_trace(traces: Path, trace_id: str) -> set[str]:
+    """The services that wrote a span of ``trace_id`` to the stack's trace files so far."""
     services = set()
-    for path in (Path(stack.state.state_dir) / "traces").glob("*.jsonl"):
+    for path in traces.glob("*.jsonl"):
         for line in path.read_text().splitlines():
             for resource in json.loads(line)["resourceSpans"]:
                 name = next(
@@ -120,7 +117,20 @@ def test_a_trace_spans_gateway_orders_and_inventory(stack: Stack) -> None:
                 )
                 if any(s["traceId"] == trace_id for scope in resource["scopeSpans"] for s in scope["spans"]):
                     services.add(name)
-    assert {"gateway", "orders", "inventory"} <= services
+    return services
+
+
+def test_a_trace_spans_gateway_orders_and_inventory(stack: Stack) -> None:
+    token = login(stack)
+    trace_id = secrets.token_hex(16)
+    order = place(stack, token, traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01")
+    assert order.status == 201
+    traces = Path(stack.state.state_dir) / "traces"
+    wanted = {"gateway", "orders", "inventory"}
+    deadline = time.monotonic() + 10  # spans reach the files in batches, within 0.2 s on an idle machine
+    while not wanted <= services_in_trace(traces, trace_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wanted <= services_in_trace(traces, trace_id)
 
 
 def test_scaled_orders_share_the_load_and_survive_a_killed_instance(stack: Stack) -> None:

@@ -46,13 +46,14 @@ def test_a_slow_server_does_not_slow_the_schedule() -> None:
     assert len(frame) == 39
     assert (frame["outcome"] == "ok").all()
     lag = (frame["sent"] - frame["scheduled"]).to_numpy()
+    # Bounds with room for a busy machine; a closed loop would lag by seconds and manage 2 req/s.
     assert lag.min() >= 0
-    assert lag.max() < 0.05
+    assert lag.max() < 0.25
     sent = frame["sent"].to_numpy()
-    assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(20.0, rel=0.05)
+    assert (len(sent) - 1) / (sent[-1] - sent[0]) == pytest.approx(20.0, rel=0.1)
     assert len(arrivals) == 39  # and the server saw them come at that rate
-    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) == pytest.approx(20.0, rel=0.05)
-    assert frame["latency"].between(0.5, 0.6).all()
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) == pytest.approx(20.0, rel=0.1)
+    assert frame["latency"].between(0.5, 0.75).all()
     # The whole run: the last send at 1.95 s plus one answer, not 39 answers one after another.
     assert elapsed < 3.5
     answered = frame["scheduled"] + frame["latency"]
