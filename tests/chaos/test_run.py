@@ -210,27 +210,27 @@ def test_ctrl_c_during_the_method_still_plays_the_rollbacks(tmp_path: Path, runn
     assert _toxics(running) == []
 
 
-def test_the_real_chaos_cli_runs_an_experiment_with_the_extension(tmp_path: Path, running: Stack) -> None:
-    path = _experiment(
-        tmp_path / "short.yaml", hypothesis=[READY], method=[SLOW_ORDERS, _load(1)], rollbacks=[HEAL]
-    )
+def test_the_real_chaos_cli_runs_a_shipped_experiment(tmp_path: Path, running: Stack) -> None:
+    """The breaker experiment: servicelab's probes and actions, chaostoolkit-toxiproxy's own action on
+    the edge's proxy, and the Toxiproxy URL from a dynamic configuration probe."""
+    experiment = ROOT / "chaos" / "experiments" / "latency-orders-inventory-breaker.yaml"
     environment = {**os.environ, "SERVICELAB_STATE_DIR": str(running.state_dir), "PYTHONPATH": str(ROOT)}
-    command = [
-        sys.executable,
-        "-m",
-        "chaostoolkit",
-        "--no-log-file",
-        "run",
-        "--rollback-strategy",
-        "always",
-        str(path),
-    ]
-    done = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "chaostoolkit", "--no-log-file", "run", "--rollback-strategy", "always"]
+    done = subprocess.run(
+        [*command, str(experiment)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed"
     assert journal["deviated"] is False
     assert [run["status"] for run in journal["run"]] == ["succeeded", "succeeded"]
+    assert journal["run"][0]["activity"]["provider"]["module"] == "chaostoxi.toxic.actions"
+    assert [run["status"] for run in journal["rollbacks"]] == ["succeeded"]
     assert _toxics(running) == []
 
 
