@@ -46,6 +46,27 @@ class ExperimentFileError(ValueError):
     """The experiment file is missing, unreadable, or not a valid Chaos Toolkit experiment."""
 
 
+def _shape_problem(experiment: dict[str, Any]) -> str:
+    """The first field whose shape chaostoolkit-lib would trip over (with a TypeError), or ``""``.
+
+    chaoslib checks what activities say, assuming the lists and mappings around them are there; a
+    ``method: 3`` would reach the user as an arithmetic error instead of the field's name.
+    """
+    lists = {"method": experiment.get("method"), "rollbacks": experiment.get("rollbacks", [])}
+    hypothesis = experiment.get("steady-state-hypothesis")
+    if hypothesis is not None:
+        if not isinstance(hypothesis, dict):
+            return "steady-state-hypothesis: must be a mapping (title, probes)"
+        lists["steady-state-hypothesis.probes"] = hypothesis.get("probes", [])
+    for field, activities in lists.items():
+        if not isinstance(activities, list):
+            return f"{field}: must be a list of activities, got {type(activities).__name__}"
+        for number, activity in enumerate(activities, start=1):
+            if not isinstance(activity, dict):
+                return f"{field}[{number}]: an activity is a mapping (type, name, provider), got {activity!r}"
+    return ""
+
+
 def load_experiment_file(path: Path) -> dict[str, Any]:
     """The experiment in ``path`` (YAML or JSON), validated by chaostoolkit-lib."""
     from chaoslib.exceptions import ChaosException
@@ -61,6 +82,9 @@ def load_experiment_file(path: Path) -> dict[str, Any]:
         raise ExperimentFileError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(experiment, dict):
         raise ExperimentFileError(f"{path}: an experiment is a mapping (title, description, method, ...)")
+    problem = _shape_problem(experiment)
+    if problem:
+        raise ExperimentFileError(f"{path}: {problem}")
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as error:

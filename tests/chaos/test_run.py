@@ -109,6 +109,13 @@ def _toxics(stack: Stack) -> list[str]:
         ("title: [unclosed", "not valid YAML"),
         ("- just\n- a list\n", "an experiment is a mapping"),
         ("description: no title\nmethod: []\n", "experiment requires a title"),
+        ("title: t\ndescription: d\nmethod: 3\n", "method: must be a list of activities, got int"),
+        ("title: t\ndescription: d\nmethod:\n  - 5\n", "method[1]: an activity is a mapping"),
+        ("title: t\ndescription: d\nmethod: []\nrollbacks: {}\n", "rollbacks: must be a list"),
+        (
+            "title: t\ndescription: d\nsteady-state-hypothesis: [1]\nmethod: []\n",
+            "steady-state-hypothesis: must be a mapping",
+        ),
         (
             "title: t\ndescription: d\nmethod:\n  - {type: action, name: a, provider: "
             "{type: python, module: chaos.extension.actions, func: no_such_action}}\n",
