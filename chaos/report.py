@@ -112,11 +112,16 @@ def plot_errors(requests: pd.DataFrame, windows: list[tuple[float, float, str]],
     return shade_windows(ax, windows)
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, width: int = 72) -> str:
+    """A probe's or activity's output in a table cell: numbers to 4 digits, a mapping as ``k=v``
+    pairs, cut to ``width`` characters (the journal keeps it whole)."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= 120 else text[:117] + "..."
+    if isinstance(value, dict):
+        text = ", ".join(f"{key}={_value(item, width)}" for key, item in value.items())
+    else:
+        text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _hypothesis(journal: dict[str, Any]) -> Table:

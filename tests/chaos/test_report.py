@@ -90,11 +90,21 @@ def test_the_report_is_written_with_plots_and_escaped_text(tmp_path: Path) -> No
             "activity": ["probe", "load", "load", "probe"],
         }
     )
-    written = write_report(_journal(), timeline, Verdict(True, "held"), tmp_path)
+    journal = _journal()
+    journal["run"][2]["output"] = {
+        "requests": 97.0,
+        "error_rate": 0.0,
+        "latency_mean": 0.0069271,
+        "x": "y" * 90,
+    }
+    written = write_report(journal, timeline, Verdict(True, "held"), tmp_path)
     assert {path.name for path in written} == {"latency.png", "errors.png", "report.md", "report.html"}
     markdown = (tmp_path / "report.md").read_text()
     assert "| error-rate | " in markdown
     assert "| load | 2 | 50.0% |" in markdown
+    # a mapping output reads as k=v pairs, cut short (the journal keeps it whole)
+    assert "requests=97, error_rate=0, latency_mean=0.006927, x=yyy" in markdown
+    assert "y" * 60 not in markdown
     page = (tmp_path / "report.html").read_text()
     assert "A &lt;title&gt; &amp; more" in page
     assert page.count("data:image/png;base64,") == 2
