@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from live.common.settings import HOST
+from live.mesh.files import MeshFiles
 from live.supervisor.stack import StackState
 
 __all__ = [
@@ -89,11 +91,11 @@ class PrometheusFiles:
     def data(self) -> Path:
         return self.folder / "data"
 
-    def write(self, intervals: Intervals) -> None:
+    def write(self, intervals: Intervals, mesh: MeshFiles | None = None) -> None:
         """Render the configuration and the rules (the targets are written by :meth:`write_targets`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.rules.write_text(demo_rules(intervals.hold), encoding="utf-8")
-        self.config.write_text(render_config(intervals, self.targets, self.rules), encoding="utf-8")
+        self.config.write_text(render_config(intervals, self.targets, self.rules, mesh), encoding="utf-8")
 
     def write_targets(self, state: StackState) -> None:
         """Write the targets of every recorded instance, atomically (Prometheus never reads half)."""
@@ -103,10 +105,17 @@ class PrometheusFiles:
         partial.replace(self.targets)
 
 
-def render_config(intervals: Intervals, targets_file: Path, rules_file: Path) -> str:
-    """``prometheus.yml`` for a stack: the template with its placeholders filled in."""
+def render_config(
+    intervals: Intervals, targets_file: Path, rules_file: Path, mesh: MeshFiles | None = None
+) -> str:
+    """``prometheus.yml`` for a stack: the template with its placeholders filled in.
+
+    With ``mesh`` (a stack under ``--mtls``) the job presents Prometheus's own mesh certificate to
+    the targets that speak HTTPS (their ``__scheme__`` label), as the mesh policy's probe callers
+    must, and checks the services' certificates against the stack's CA.
+    """
     template = string.Template(CONFIG_TEMPLATE.read_text(encoding="utf-8"))
-    return template.substitute(
+    text = template.substitute(
         scrape_interval=duration(intervals.scrape),
         scrape_timeout=duration(intervals.scrape),  # Prometheus requires timeout <= interval
         evaluation_interval=duration(intervals.evaluation),
@@ -114,6 +123,16 @@ def render_config(intervals: Intervals, targets_file: Path, rules_file: Path) ->
         rules_file=json.dumps(str(rules_file)),  # a JSON string is a YAML string, quoted and escaped
         targets_file=json.dumps(str(targets_file)),
     )
+    if mesh is None:
+        return text
+    config = yaml.safe_load(text)
+    for job in config["scrape_configs"]:
+        job["tls_config"] = {
+            "ca_file": str(mesh.ca),
+            "cert_file": str(mesh.certificate),
+            "key_file": str(mesh.key),
+        }
+    return yaml.safe_dump(config, sort_keys=False, width=110)
 
 
 def demo_rules(hold: float, source: Path = ALERT_RULES) -> str:
@@ -127,11 +146,16 @@ def demo_rules(hold: float, source: Path = ALERT_RULES) -> str:
 
 
 def targets(state: StackState) -> list[dict[str, Any]]:
-    """file_sd entries for every instance the state records (the address without ``http://``)."""
+    """file_sd entries for every instance the state records: ``127.0.0.1:PORT`` and its scheme as the
+    ``__scheme__`` label (under ``--mtls`` every service speaks HTTPS but the gateway, the public edge)."""
     return [
         {
-            "targets": [record.url.removeprefix("http://")],
-            "labels": {"service": record.service, "instance": record.instance},
+            "targets": [f"{HOST}:{record.port}"],
+            "labels": {
+                "service": record.service,
+                "instance": record.instance,
+                "__scheme__": record.url.partition("://")[0],
+            },
         }
         for record in state.instances
     ]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from live.mesh.files import mesh_files
 from live.monitoring.files import Intervals, PrometheusFiles
 from live.monitoring.server import PrometheusRecord, start_prometheus, stop_prometheus
 from live.supervisor.stack import Stack, StackError, StackHook, StackState
 
 __all__ = ["OPTION", "PrometheusHook", "monitoring_hooks", "prometheus_of"]
 
+PROMETHEUS_IDENTITY = "prometheus"
+"""Its name in the mesh: the certificate it presents when it scrapes a stack under ``--mtls``."""
 OPTION = "prometheus"
 """The key of the Prometheus record in ``StackState.options``."""
 
@@ -41,8 +44,10 @@ class PrometheusHook:
         if record is not None and record.handle.alive():
             return
         intervals = record.intervals if record is not None else self.intervals
+        mtls = stack.state.options.get("mtls")
+        mesh = mesh_files(stack.state_dir, PROMETHEUS_IDENTITY) if mtls else None
         try:
-            record = start_prometheus(files, intervals, self.timeout)
+            record = start_prometheus(files, intervals, self.timeout, mesh)
         except StackError as error:
             raise StackError(f"{error}\n(the stack itself runs: `servicelab live down` stops it)") from None
         stack.state.options[OPTION] = asdict(record)

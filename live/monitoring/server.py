@@ -18,6 +18,7 @@ from pathlib import Path
 
 from live.common.settings import HOST
 from live.common.sockets import bind_loopback
+from live.mesh.files import MeshFiles
 from live.monitoring.files import Intervals, PrometheusFiles
 from live.supervisor.processes import ProcessHandle, spawn_command, stop_all
 from live.supervisor.stack import StackError
@@ -70,12 +71,15 @@ def _log_end(log: Path, lines: int = 10) -> str:
     return f"the end of {log}:\n{tail}"
 
 
-def start_prometheus(files: PrometheusFiles, intervals: Intervals, timeout: float = 30.0) -> PrometheusRecord:
-    """Start Prometheus on the rendered ``files`` and wait until it is ready."""
+def start_prometheus(
+    files: PrometheusFiles, intervals: Intervals, timeout: float = 30.0, mesh: MeshFiles | None = None
+) -> PrometheusRecord:
+    """Start Prometheus on the rendered ``files`` and wait until it is ready (``mesh``: scrape a stack
+    under mutual TLS with these certificate files)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise StackError("Prometheus needs the program 'prometheus' on PATH (Debian: apt install prometheus)")
-    files.write(intervals)
+    files.write(intervals, mesh)
     port = _free_port()
     url = f"http://{HOST}:{port}"
     log = files.folder / "prometheus.log"

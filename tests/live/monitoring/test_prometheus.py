@@ -21,6 +21,7 @@ from live.monitoring import Intervals, PrometheusHook, firing, prometheus_of
 from live.supervisor import Stack, StackState
 from live.supervisor.prepare import PREPARE
 from tests.conftest import require
+from tests.live.conftest import start_stack
 from tests.live.http import call
 from tests.live.supervisor.test_stack import bound, gone, servicelab
 
@@ -115,7 +116,8 @@ def test_live_up_prometheus_follows_scale_and_live_down_stops_it(tmp_path: Path)
         scaled = servicelab("live", "scale", "orders", "2", "--state-dir", str(tmp_path))
         assert scaled.returncode == 0, scaled.stderr
         written = json.loads((tmp_path / "prometheus" / "targets.json").read_text())
-        assert {"service": "orders", "instance": "orders-2"} in [entry["labels"] for entry in written]
+        labels = [entry["labels"] for entry in written]
+        assert {"service": "orders", "instance": "orders-2", "__scheme__": "http"} in labels
         seen = eventually(lambda: health(record.url).get("orders-2") == "up", 30)
         assert seen, health(record.url)
     finally:
@@ -123,3 +125,28 @@ def test_live_up_prometheus_follows_scale_and_live_down_stops_it(tmp_path: Path)
     assert down.returncode == 0, down.stderr
     assert gone([record.pid], within=5)
     assert not bound(port)
+
+
+def test_under_mtls_prometheus_scrapes_every_instance_with_its_own_certificate(tmp_path: Path) -> None:
+    require(binary="prometheus")
+    stack = start_stack(tmp_path, mtls=True, hooks=[PrometheusHook(Intervals(hold=1))])
+    try:
+        record = prometheus_of(stack.state)
+        assert record is not None
+        everyone = {r.instance for r in stack.state.instances}
+
+        def all_up() -> bool:
+            found = health(record.url)
+            return set(found) == everyone and set(found.values()) == {"up"}
+
+        assert eventually(all_up, 30), health(record.url)
+        # with Prometheus's own mesh identity (the policy refuses /metrics to others); the gateway,
+        # the public edge, still speaks plain HTTP
+        config = (tmp_path / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+        assert "mesh-prometheus.crt" in config
+        targets = json.loads((tmp_path / "prometheus" / "targets.json").read_text(encoding="utf-8"))
+        schemes = {t["labels"]["instance"]: t["labels"]["__scheme__"] for t in targets}
+        expected = {r.instance: "http" if r.service == "gateway" else "https" for r in stack.state.instances}
+        assert schemes == expected
+    finally:
+        stack.down()

@@ -80,7 +80,7 @@ def test_targets_name_every_instance_by_service_and_instance(tmp_path: Path) -> 
     found = targets(a_state(tmp_path))
     assert found[1] == {
         "targets": ["127.0.0.1:40001"],
-        "labels": {"service": "orders", "instance": "orders-1"},
+        "labels": {"service": "orders", "instance": "orders-1", "__scheme__": "http"},
     }
     named = [entry["labels"]["instance"] for entry in found]
     assert named == ["registry-1", "orders-1", "orders-2", "gateway-1"]
