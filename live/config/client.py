@@ -1,7 +1,8 @@
 """The config service's HTTP API for a command line: blocking calls, one clear error type.
 
 :meth:`ConfigClient.for_stack` finds the service of the stack in a state folder (its URL in
-``state.json``, the write token in ``secrets/config-token``). A value given on a command line is
+``state.json``, the write token in ``secrets/config-token``; under ``--mtls`` the ``operator``
+mesh certificate, which the default policy lets call config). A value given on a command line is
 JSON when it parses as JSON (``2``, ``true``, ``{"rate": 5}``), else the text itself
 (:func:`parse_value`).
 """
@@ -9,6 +10,7 @@ JSON when it parses as JSON (``2``, ``true``, ``{"rate": 5}``), else the text it
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +20,10 @@ from typing import Any
 from live.config.environments import KEY
 from live.config.preparation import config_token
 
-__all__ = ["ConfigClient", "ConfigClientError", "parse_value"]
+__all__ = ["OPERATOR", "ConfigClient", "ConfigClientError", "parse_value"]
+
+OPERATOR = "operator"
+"""The mesh identity of ``servicelab live config`` under ``--mtls`` (the policy lets it call config)."""
 
 
 class ConfigClientError(RuntimeError):
@@ -36,10 +41,13 @@ def parse_value(text: str) -> Any:
 class ConfigClient:
     """Get, set, unset and list keys at the config service at ``url``."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, timeout: float = 5.0, context: ssl.SSLContext | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.context = context
 
     @classmethod
     def for_stack(cls, state_dir: Path) -> ConfigClient:
@@ -53,7 +61,15 @@ class ConfigClient:
         url = state.url("config") if state is not None else None
         if url is None:
             raise ConfigClientError(f"no config service runs in {state_dir}: `servicelab live up` first")
-        return cls(url, config_token(state_dir))
+        context = None
+        if state.options.get("mtls"):  # the mesh: present the operator's certificate, as the policy asks
+            from live.mesh.tls import MeshTlsError, client_context
+
+            try:
+                context = client_context(state_dir, OPERATOR)
+            except MeshTlsError as error:
+                raise ConfigClientError(str(error)) from None
+        return cls(url, config_token(state_dir), context=context)
 
     def _call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         sent = dict(headers or {})
@@ -69,7 +85,7 @@ class ConfigClient:
             sent["Content-Type"] = "application/json"
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=sent)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             try:

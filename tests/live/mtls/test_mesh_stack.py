@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from live.config.client import ConfigClient
 from live.mesh.certs import CA_FILE, issue_mesh
 from live.mesh.tls import client_context
 from live.supervisor import SERVICES, Stack, StackError
@@ -179,3 +180,12 @@ def test_a_bad_policy_file_stops_live_up_before_any_process_starts(tmp_path: Pat
         stack.up()
     assert stack.running() == []
     assert not (tmp_path / "state" / "logs").exists()
+
+
+def test_live_config_reaches_the_config_service_with_the_operator_certificate(mesh: Stack) -> None:
+    client = ConfigClient.for_stack(mesh.state_dir)
+    assert client.context is not None  # the mesh's: a plain client is refused at the handshake
+    written = client.set("features.orders.cancel_enabled", False)
+    assert client.get("features.orders.cancel_enabled")["value"] is False
+    assert client.get("features.orders.cancel_enabled")["version"] == written["version"]
+    client.unset("features.orders.cancel_enabled")

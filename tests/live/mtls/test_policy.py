@@ -69,7 +69,7 @@ def test_deny_by_default_a_call_passes_only_if_listed(
 
 
 def test_identities_are_every_name_in_the_policy() -> None:
-    assert POLICY.identities == {*SERVICES, "supervisor", "prometheus"}
+    assert POLICY.identities == {*SERVICES, "supervisor", "prometheus", "operator"}
 
 
 @pytest.mark.parametrize(
