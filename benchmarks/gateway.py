@@ -54,7 +54,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from live.common.sockets import bind_loopback
+from live.common.sockets import free_port
 from live.inventory.store import DEFAULT_CATALOGUE
 from live.loadgen import DROPPED, Limits, LoadResult, generator_metrics, load_metrics, plan_load, run_plan
 from live.supervisor import Stack
@@ -100,8 +100,7 @@ def nginx_proxy(upstream: str, folder: Path) -> Iterator[tuple[str, int]]:
     binary = shutil.which("nginx")
     if binary is None:
         raise SystemExit("nginx is not installed (Debian: apt-get install nginx-light or nginx)")
-    with bind_loopback() as probe:
-        port = probe.getsockname()[1]  # free a moment ago; nginx binds it itself
+    port = free_port()  # nginx binds it itself
     conf = folder / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=folder, upstream=upstream, port=port), encoding="utf-8")
     # -e: the error log before the config is read (the default path is /var/log/nginx, root's)

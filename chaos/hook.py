@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from chaos.client import ToxiproxyClient, ToxiproxyError
 from chaos.edges import edges_of, split_proxy_name
 from live.common.edges import EDGES_FILE, write_edges
-from live.common.sockets import bind_loopback
+from live.common.sockets import free_port
 from live.supervisor.processes import ProcessHandle, spawn_command, stop_all
 from live.supervisor.stack import Stack, StackError, StackHook, StackState
 
@@ -60,17 +60,9 @@ def chaos_of(state: StackState) -> ToxiproxyRecord | None:
     return ToxiproxyRecord(**found) if found else None
 
 
-def _free_port() -> int:
-    sock = bind_loopback()
-    try:
-        return int(sock.getsockname()[1])
-    finally:
-        sock.close()
-
-
 def start_embedded(stack: Stack, timeout: float) -> ToxiproxyRecord:
     """Run ``python -m chaos.toxiproxy`` on a free loopback port; return once its API answers."""
-    port = _free_port()
+    port = free_port()
     log = stack.state_dir / "logs" / "toxiproxy.log"
     handle = spawn_command([sys.executable, "-m", "chaos.toxiproxy", "--port", str(port)], {}, log)
     record = ToxiproxyRecord(f"http://127.0.0.1:{port}", handle.pid, handle.started, str(log))

@@ -11,12 +11,20 @@ import socket
 
 from live.common.settings import HOST
 
-__all__ = ["bind", "bind_loopback", "inherited"]
+__all__ = ["bind", "bind_loopback", "free_port", "inherited"]
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
     """A listening TCP socket on 127.0.0.1 (``port`` 0: the kernel picks a free one)."""
     return bind(HOST, port)
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago, for a program that binds it itself (Prometheus,
+    nginx, a Toxiproxy process): it may be taken again before that program binds it, so callers
+    check that the program came up."""
+    with bind_loopback() as probe:
+        return int(probe.getsockname()[1])
 
 
 def bind(host: str, port: int) -> socket.socket:

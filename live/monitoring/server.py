@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from live.common.settings import HOST
-from live.common.sockets import bind_loopback
+from live.common.sockets import free_port
 from live.mesh.files import MeshFiles
 from live.monitoring.files import Intervals, PrometheusFiles
 from live.supervisor.processes import ProcessHandle, spawn_command, stop_all
@@ -47,14 +47,6 @@ class PrometheusRecord:
         return Intervals(self.scrape, self.evaluation, self.hold)
 
 
-def _free_port() -> int:
-    sock = bind_loopback()
-    try:
-        return int(sock.getsockname()[1])
-    finally:
-        sock.close()
-
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/-/ready", timeout=1.0) as response:
@@ -80,7 +72,7 @@ def start_prometheus(
     if binary is None:
         raise StackError("Prometheus needs the program 'prometheus' on PATH (Debian: apt install prometheus)")
     files.write(intervals, mesh)
-    port = _free_port()
+    port = free_port()
     url = f"http://{HOST}:{port}"
     log = files.folder / "prometheus.log"
     command = [

@@ -9,7 +9,6 @@ not use ``tests.conftest.require`` on purpose.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from chaos.toxiproxy import EmbeddedToxiproxy
+from live.common.sockets import free_port
 from live.supervisor.processes import terminate
 from tests.live.http import Answer, call
 
@@ -52,14 +52,8 @@ class Toxiproxy:
         return answer.body
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_real(binary: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [binary, "-host", "127.0.0.1", "-port", str(port)],
         stdout=subprocess.DEVNULL,
