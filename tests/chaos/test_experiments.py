@@ -10,7 +10,7 @@ import pytest
 from chaos.hook import ChaosHook
 from chaos.run import load_experiment_file, run_experiment_file
 from live.supervisor import Stack
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 
 EXPERIMENTS = Path(__file__).parents[2] / "chaos" / "experiments"
 
@@ -24,13 +24,8 @@ def test_every_shipped_experiment_is_valid_and_rolls_back(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("experiments"), hooks=[ChaosHook()])
+    with running_stack(tmp_path_factory.mktemp("experiments"), hooks=[ChaosHook()]) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def _outputs(journal: dict) -> dict[str, object]:

@@ -17,7 +17,7 @@ from chaos.hook import ChaosHook, chaos_of
 from chaos.toxiproxy import EmbeddedToxiproxy
 from live.common.edges import EDGES_FILE
 from live.supervisor import Stack, StackState
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 from tests.live.http import call
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
@@ -27,13 +27,8 @@ ROOT = Path(__file__).parents[2]
 
 @pytest.fixture(scope="module")
 def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("chaos-stack"), hooks=[ChaosHook()])
+    with running_stack(tmp_path_factory.mktemp("chaos-stack"), hooks=[ChaosHook()]) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def _client(stack: Stack) -> ToxiproxyClient:
@@ -115,17 +110,12 @@ def test_scaling_adds_and_removes_the_proxies_of_instances(chaos_stack: Stack) -
 @pytest.mark.parametrize("kind", ["embedded", "external"])
 def test_down_removes_edges_and_stops_or_cleans_toxiproxy(tmp_path: Path, kind: str) -> None:
     with EmbeddedToxiproxy() as external:
-        stack = None
-        try:
-            hook = ChaosHook(external.url if kind == "external" else None)
-            stack = start_stack(tmp_path / "stack", hooks=[hook])
+        hook = ChaosHook(external.url if kind == "external" else None)
+        with running_stack(tmp_path / "stack", hooks=[hook]) as stack:
             record = chaos_of(stack.state)
             assert record is not None
             assert record.external == (kind == "external")
             assert "orders__inventory-1" in ToxiproxyClient(record.url).proxies()
-        finally:
-            if stack is not None:
-                stack.down()
         assert not (tmp_path / "stack" / EDGES_FILE).exists()
         if kind == "external":
             assert ToxiproxyClient(external.url).proxies() == {}  # the user's server runs on, emptied

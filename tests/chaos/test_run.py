@@ -18,7 +18,7 @@ from chaos.client import ToxiproxyClient
 from chaos.hook import ChaosHook, chaos_hooks, chaos_of
 from chaos.run import chaos_stack
 from live.supervisor import Stack
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack, start_stack
 from tests.live.http import call
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
@@ -86,13 +86,8 @@ def _servicelab(*args: str, **popen: object) -> subprocess.Popen[str]:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("chaos-run"), hooks=[ChaosHook()])
+    with running_stack(tmp_path_factory.mktemp("chaos-run"), hooks=[ChaosHook()]) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def _toxics(stack: Stack) -> list[str]:

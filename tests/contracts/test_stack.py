@@ -17,20 +17,15 @@ from contracts.providers import PROVIDERS
 from contracts.results import load_records
 from live.supervisor import Stack
 from tests.contracts.run import servicelab
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
 
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("stack"))
+    with running_stack(tmp_path_factory.mktemp("stack")) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def test_every_provider_of_a_running_stack_honours_the_pacts(live_stack: Stack, tmp_path: Path) -> None:

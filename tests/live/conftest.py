@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,13 +23,21 @@ def start_stack(
     return stack
 
 
+@contextlib.contextmanager
+def running_stack(
+    state_dir: Path, *, mtls: bool = False, hooks: Sequence[StackHook] = (), **replicas: int
+) -> Iterator[Stack]:
+    """:func:`start_stack` for a ``with`` block: the stack is down when the block ends, whatever
+    happens in it (a stack that fails to come up stops what it started itself)."""
+    stack = start_stack(state_dir, mtls=mtls, hooks=hooks, **replicas)
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One running stack shared by a test module (stopped at its end, also after a failure)."""
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("stack"))
+    with running_stack(tmp_path_factory.mktemp("stack")) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()

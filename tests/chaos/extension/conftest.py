@@ -9,18 +9,13 @@ import pytest
 
 from chaos.hook import ChaosHook
 from live.supervisor import Stack
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 
 
 @pytest.fixture(scope="package")
 def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("chaos-extension"), hooks=[ChaosHook()])
+    with running_stack(tmp_path_factory.mktemp("chaos-extension"), hooks=[ChaosHook()]) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 @pytest.fixture

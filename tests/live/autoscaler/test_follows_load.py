@@ -13,7 +13,7 @@ import pytest
 from live.autoscaler import Decision, autoscale, request_rate_hpa
 from live.loadgen import Limits, load_shop
 from live.supervisor import Stack
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
@@ -24,13 +24,8 @@ PERIOD = 0.5
 
 @pytest.fixture
 def small_stack(tmp_path: Path) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path)
+    with running_stack(tmp_path) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def test_orders_replicas_follow_a_ramp_up_and_come_back_down(small_stack: Stack) -> None:

@@ -21,7 +21,7 @@ from live.monitoring import Intervals, PrometheusHook, firing, prometheus_of
 from live.supervisor import Stack, StackState
 from live.supervisor.prepare import PREPARE
 from tests.conftest import require
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 from tests.live.http import call
 from tests.live.supervisor.test_stack import bound, gone, servicelab
 
@@ -129,8 +129,7 @@ def test_live_up_prometheus_follows_scale_and_live_down_stops_it(tmp_path: Path)
 
 def test_under_mtls_prometheus_scrapes_every_instance_with_its_own_certificate(tmp_path: Path) -> None:
     require(binary="prometheus")
-    stack = start_stack(tmp_path, mtls=True, hooks=[PrometheusHook(Intervals(hold=1))])
-    try:
+    with running_stack(tmp_path, mtls=True, hooks=[PrometheusHook(Intervals(hold=1))]) as stack:
         record = prometheus_of(stack.state)
         assert record is not None
         everyone = {r.instance for r in stack.state.instances}
@@ -148,5 +147,3 @@ def test_under_mtls_prometheus_scrapes_every_instance_with_its_own_certificate(t
         schemes = {t["labels"]["instance"]: t["labels"]["__scheme__"] for t in targets}
         expected = {r.instance: "http" if r.service == "gateway" else "https" for r in stack.state.instances}
         assert schemes == expected
-    finally:
-        stack.down()

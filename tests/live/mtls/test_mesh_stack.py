@@ -22,7 +22,7 @@ from live.config.client import ConfigClient
 from live.mesh.certs import CA_FILE, issue_mesh
 from live.mesh.tls import client_context
 from live.supervisor import SERVICES, Stack, StackError
-from tests.live.conftest import start_stack
+from tests.live.conftest import running_stack
 from tests.live.http import call
 from tests.live.test_shop import SKU, login, order_and_check_stock, stock
 
@@ -31,13 +31,8 @@ pytestmark = [pytest.mark.live, pytest.mark.xdist_group("stack")]
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = None
-    try:
-        started = start_stack(tmp_path_factory.mktemp("mesh"), mtls=True)
+    with running_stack(tmp_path_factory.mktemp("mesh"), mtls=True) as started:
         yield started
-    finally:
-        if started is not None:
-            started.down()
 
 
 def url(stack: Stack, service: str) -> str:
