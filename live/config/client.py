@@ -20,10 +20,7 @@ from typing import Any
 from live.config.environments import KEY
 from live.config.preparation import config_token
 
-__all__ = ["OPERATOR", "ConfigClient", "ConfigClientError", "parse_value"]
-
-OPERATOR = "operator"
-"""The mesh identity of ``servicelab live config`` under ``--mtls`` (the policy lets it call config)."""
+__all__ = ["ConfigClient", "ConfigClientError", "parse_value"]
 
 
 class ConfigClientError(RuntimeError):
@@ -63,6 +60,7 @@ class ConfigClient:
             raise ConfigClientError(f"no config service runs in {state_dir}: `servicelab live up` first")
         context = None
         if state.options.get("mtls"):  # the mesh: present the operator's certificate, as the policy asks
+            from live.mesh.files import OPERATOR
             from live.mesh.tls import MeshTlsError, client_context
 
             try:

@@ -6,9 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CA_FILE", "MeshFiles", "mesh_files"]
+__all__ = ["CA_FILE", "MESH_CLIENTS", "OPERATOR", "PROMETHEUS", "SUPERVISOR", "MeshFiles", "mesh_files"]
 
 CA_FILE = "mesh-ca.crt"
+
+SUPERVISOR = "supervisor"
+"""The identity of the supervisor's readiness probes."""
+PROMETHEUS = "prometheus"
+"""The identity Prometheus scrapes with."""
+OPERATOR = "operator"
+"""The identity of ``servicelab live config`` (the default policy lets it call config)."""
+MESH_CLIENTS = (SUPERVISOR, PROMETHEUS, OPERATOR)
+"""Identities that are no service of the stack and get a certificate whatever the policy says."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from live.mesh.certs import issue_mesh
+from live.mesh.files import MESH_CLIENTS
 from live.mesh.policy import DEFAULT_POLICY, MeshPolicy, load_policy, policy_file
 
-__all__ = ["MESH_CLIENTS", "prepare_mesh"]
+__all__ = ["prepare_mesh"]
 
-MESH_CLIENTS = ("supervisor", "prometheus")
 """Identities that call into the mesh without being services of it."""
 
 

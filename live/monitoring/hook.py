@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from live.mesh.files import mesh_files
+from live.mesh.files import PROMETHEUS, mesh_files
 from live.monitoring.files import Intervals, PrometheusFiles
 from live.monitoring.server import PrometheusRecord, start_prometheus, stop_prometheus
 from live.supervisor.stack import Stack, StackError, StackHook, StackState
 
 __all__ = ["OPTION", "PrometheusHook", "monitoring_hooks", "prometheus_of"]
 
-PROMETHEUS_IDENTITY = "prometheus"
-"""Its name in the mesh: the certificate it presents when it scrapes a stack under ``--mtls``."""
 OPTION = "prometheus"
 """The key of the Prometheus record in ``StackState.options``."""
 
@@ -45,7 +43,7 @@ class PrometheusHook:
             return
         intervals = record.intervals if record is not None else self.intervals
         mtls = stack.state.options.get("mtls")
-        mesh = mesh_files(stack.state_dir, PROMETHEUS_IDENTITY) if mtls else None
+        mesh = mesh_files(stack.state_dir, PROMETHEUS) if mtls else None
         try:
             record = start_prometheus(files, intervals, self.timeout, mesh)
         except StackError as error:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from live.common.settings import HOST, InstanceSettings, write_secret
 from live.common.sockets import bind_loopback
+from live.mesh.files import SUPERVISOR
 from live.mesh.tls import MeshTlsError, client_context
 from live.supervisor.processes import ProcessHandle, spawn, stop_all
 
@@ -237,7 +238,7 @@ class Stack:
         if url.startswith("https:"):
             if self._probe_context is None:
                 try:
-                    self._probe_context = client_context(self.state_dir, "supervisor")
+                    self._probe_context = client_context(self.state_dir, SUPERVISOR)
                 except MeshTlsError as error:
                     raise StackError(str(error)) from None
             context = self._probe_context
