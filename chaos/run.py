@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from chaos.extension.timeline import timeline_path
-from chaos.hook import ChaosHook, chaos_hooks, chaos_of
+from chaos.hook import ChaosHook, chaos_of
 from live.events.choice import choose_broker
-from live.monitoring import monitoring_hooks
+from live.stacks import existing_stack
 from live.supervisor import READY_TIMEOUT, Stack, StackState
 from live.supervisor.prepare import preparations
 
@@ -99,8 +99,7 @@ def chaos_stack(
     state_dir: Path, *, env: str = "dev", toxiproxy_url: str | None = None, timeout: float = READY_TIMEOUT
 ) -> Iterator[tuple[StackState, bool]]:
     """The stack to experiment on and whether it was started here (then it is stopped at the end)."""
-    stack = Stack(state_dir)
-    stack.hooks += monitoring_hooks(stack.state) + chaos_hooks(stack.state)
+    stack = existing_stack(state_dir)
     if stack.running():
         if chaos_of(stack.state) is None:  # a stack started without --chaos gets its proxies now
             hook = ChaosHook(toxiproxy_url)

@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chaos.hook import ChaosHook, chaos_hooks, chaos_of
+from chaos.hook import ChaosHook, chaos_of
 from live.config.client import ConfigClient, ConfigClientError, parse_value
 from live.config.environments import ENVIRONMENTS
 from live.events.choice import choose_broker
-from live.monitoring import PrometheusHook, monitoring_hooks, prometheus_of
+from live.monitoring import PrometheusHook, prometheus_of
+from live.stacks import existing_stack
 from live.supervisor import READY_TIMEOUT, SERVICES, Stack, StackError, StackState
 from live.supervisor.prepare import preparations
 
@@ -197,13 +198,6 @@ def logs(
         console.print("\n".join(text), markup=False, highlight=False, soft_wrap=True)
 
 
-def _existing(state_dir: Path) -> Stack:
-    """The stack in ``state_dir`` with the hooks its state calls for (its Prometheus, if it has one)."""
-    stack = Stack(state_dir)
-    stack.hooks += monitoring_hooks(stack.state) + chaos_hooks(stack.state)
-    return stack
-
-
 @app.command()
 def scale(
     service: Annotated[str, typer.Argument(help="users, inventory or orders.")],
@@ -212,7 +206,7 @@ def scale(
 ) -> None:
     """Start or gracefully stop instances of SERVICE until COUNT run."""
     try:
-        state = _existing(state_dir).scale(service, count)
+        state = existing_stack(state_dir).scale(service, count)
     except StackError as error:
         _fail(str(error))
     console.print(_table(state))
@@ -263,7 +257,7 @@ def autoscale(
         )
 
     try:
-        stack = _existing(state_dir)
+        stack = existing_stack(state_dir)
         decisions = run_autoscaler(
             stack, service, hpa, period=seconds["period"], duration=seconds["duration"], on_decision=show
         )
@@ -360,7 +354,7 @@ def trace(
 def down(state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
     """Stop every instance (draining first) and remove the state file."""
     try:
-        stack = _existing(state_dir)
+        stack = existing_stack(state_dir)
         if not stack.state.instances:
             console.print(f"no stack runs in {state_dir}")
             return

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from chaos.client import ToxiproxyClient
-from chaos.hook import chaos_hooks, chaos_of
-from live.monitoring import monitoring_hooks
+from chaos.hook import chaos_of
+from live import stacks
 from live.supervisor import Stack, StackState
 
 __all__ = ["DEFAULT_STATE_DIR", "ExperimentError", "existing_stack", "state_dir", "state_of", "toxiproxy"]
@@ -51,9 +51,7 @@ def state_of(configuration: Configuration = None) -> StackState:
 def existing_stack(configuration: Configuration = None) -> Stack:
     """The running stack, with the hooks its state calls for (chaos proxies, Prometheus)."""
     state_of(configuration)
-    stack = Stack(state_dir(configuration))
-    stack.hooks += monitoring_hooks(stack.state) + chaos_hooks(stack.state)
-    return stack
+    return stacks.existing_stack(state_dir(configuration))
 
 
 def toxiproxy(configuration: Configuration = None) -> ToxiproxyClient:

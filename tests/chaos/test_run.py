@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from chaos.client import ToxiproxyClient
-from chaos.hook import ChaosHook, chaos_hooks, chaos_of
+from chaos.hook import ChaosHook, chaos_of
 from chaos.run import chaos_stack
+from live.stacks import existing_stack
 from live.supervisor import Stack
 from tests.live.conftest import running_stack, start_stack
 from tests.live.http import call
@@ -253,8 +254,6 @@ def test_a_stack_started_without_chaos_gets_proxies_its_callers_follow(tmp_path:
             assert call("GET", item, timeout=30).status >= 500
             client.reset()
     finally:
-        stack = Stack(plain.state_dir)
-        stack.hooks += chaos_hooks(stack.state)
-        stack.down()
+        existing_stack(plain.state_dir).down()
     assert record is not None
     assert not record.handle.alive()
